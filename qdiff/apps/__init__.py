@@ -1,0 +1,1 @@
+"""Applications built on the engines: the command line today; Born machines, VQE, QAOA next."""

@@ -1,0 +1,1 @@
+"""Pure torch statevector kernels and the circuit compiler."""

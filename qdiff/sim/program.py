@@ -1,0 +1,251 @@
+"""Compile a :class:`~qdiff.ir.Circuit` into a flat program of kernel steps, and run it.
+
+Compilation (numpy, once per circuit, cached on the circuit):
+
+* composite gates are lowered to their factors, barriers dropped;
+* every rotation gets an *angle slot*; angle ``a`` is ``weights[a] @ values + offsets[a]``, so the
+  affine parameter expressions become one matrix product and engines get the chain rule for free;
+* qubits are sorted ascending and each operator permuted to match, then classified as diagonal,
+  monomial (permutation times phases) or dense for the kernels in :mod:`qdiff.sim.kernels`.
+
+Running (torch): all rotation matrices of a call are built in two vectorised expressions (one for
+diagonal, one for dense generators), then the steps are applied in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+
+from qdiff.ir.circuit import Circuit
+from qdiff.ir.gates import GateSpec, spectral_decomposition, structure_of
+from qdiff.ir.parameters import Parameter, ParameterExpression
+from qdiff.sim.kernels import MonomialPlan, apply_dense, apply_diagonal, apply_monomial
+
+StepKind = Literal["dense", "diagonal", "monomial"]
+
+
+def reorder_local(matrix: np.ndarray, perm: Sequence[int]) -> np.ndarray:
+    """Re-express an operator on local qubits so that new local bit ``i`` is old bit ``perm[i]``.
+
+    ``matrix`` has shape ``(..., d, d)`` or ``(..., d)`` (a diagonal, ``diag=True`` implied by ndim
+    of the trailing axes being handled by the caller).
+    """
+    k = len(perm)
+    if list(perm) == list(range(k)):
+        return matrix
+    lead = matrix.shape[:-2]
+    t = matrix.reshape(lead + (2,) * (2 * k))
+    nl = len(lead)
+    # big-endian axes: axis j <-> local bit k-1-j
+    rows = [nl + (k - 1 - perm[k - 1 - j]) for j in range(k)]
+    cols = [nl + k + (k - 1 - perm[k - 1 - j]) for j in range(k)]
+    return t.transpose(list(range(nl)) + rows + cols).reshape(matrix.shape)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One kernel application.
+
+    Attributes:
+        kind: which kernel applies it.
+        qubits: ascending qubits.
+        slot: angle slot for rotations, ``None`` for fixed operators.
+        fixed: fixed operator data (dense ``(d, d)``; diagonal ``(d,)``); ``None`` for rotations
+            and monomials.
+        monomial: ``(perm, phases)`` for monomial steps.
+        generator: the rotation's generator in sorted local order ``(d, d)`` (``None`` if fixed).
+        op_index: index of the circuit op this step came from.
+        spec: the (lowered) gate spec.
+    """
+
+    kind: StepKind
+    qubits: tuple[int, ...]
+    slot: int | None
+    fixed: np.ndarray | None = field(default=None, repr=False)
+    monomial: tuple[tuple[int, ...], tuple[complex, ...]] | None = field(default=None, repr=False)
+    generator: np.ndarray | None = field(default=None, repr=False)
+    op_index: int = -1
+    spec: GateSpec | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A compiled circuit: kernel steps plus the affine map from parameter values to angles.
+
+    Attributes:
+        num_qubits: circuit width.
+        steps: kernel steps in application order.
+        parameters: the circuit's parameters (columns of ``weights``).
+        weights: ``(num_slots, num_parameters)`` coefficients of each angle slot.
+        offsets: ``(num_slots,)`` constant part of each angle.
+        global_phase: phase multiplying the final state.
+    """
+
+    num_qubits: int
+    steps: tuple[Step, ...]
+    parameters: tuple[Parameter, ...]
+    weights: np.ndarray
+    offsets: np.ndarray
+    global_phase: float
+    _torch: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def num_slots(self) -> int:
+        """Number of rotation angles."""
+        return len(self.offsets)
+
+    def on(self, dtype: torch.dtype, device: torch.device) -> TorchProgram:
+        """Torch tensors for this program in ``dtype`` on ``device`` (cached)."""
+        key = (dtype, device)
+        if key not in self._torch:
+            self._torch[key] = TorchProgram(self, dtype, device)
+        return self._torch[key]
+
+
+def compile_circuit(circuit: Circuit) -> Program:
+    """Compile ``circuit`` (cached per circuit until it is appended to)."""
+    return circuit._derived("torch_program", _compile)
+
+
+def _compile(circuit: Circuit) -> Program:
+    params = circuit.parameters
+    index = {p: i for i, p in enumerate(params)}
+    steps: list[Step] = []
+    rows: list[np.ndarray] = []
+    offsets: list[float] = []
+
+    def lower(spec: GateSpec, qubits: tuple[int, ...], angles: Sequence[ParameterExpression], op_index: int) -> None:
+        if spec.kind == "composite":
+            for f in spec.factors:
+                sub = [sum((w * a for w, a in zip(row, angles)), ParameterExpression()) + off
+                       for row, off in zip(f.weights, f.offsets)]
+                lower(f.spec, tuple(qubits[i] for i in f.qubits), sub, op_index)
+            return
+        perm = sorted(range(len(qubits)), key=lambda i: qubits[i])
+        sorted_q = tuple(qubits[i] for i in perm)
+        if spec.kind == "fixed":
+            m = reorder_local(spec.fixed_matrix, perm)
+            kind = structure_of(m)
+            if kind == "diagonal":
+                steps.append(Step("diagonal", sorted_q, None, fixed=np.diag(m).copy(), op_index=op_index, spec=spec))
+            elif kind == "monomial":
+                cols = np.abs(m).argmax(axis=0)  # column j has its nonzero in row perm[j]
+                phases = m[cols, np.arange(len(m))]
+                steps.append(Step("monomial", sorted_q, None,
+                                  monomial=(tuple(int(c) for c in cols), tuple(complex(p) for p in phases)),
+                                  op_index=op_index, spec=spec))
+            else:
+                steps.append(Step("dense", sorted_q, None, fixed=m, op_index=op_index, spec=spec))
+            return
+        generator = reorder_local(spec.generator, perm)
+        expr = angles[0]
+        row = np.zeros(len(params))
+        for p, c in expr.coefficients.items():
+            row[index[p]] += c
+        rows.append(row)
+        offsets.append(expr.offset)
+        kind = "diagonal" if structure_of(generator) == "diagonal" else "dense"
+        steps.append(Step(kind, sorted_q, len(rows) - 1, generator=generator, op_index=op_index, spec=spec))
+
+    for i, op in enumerate(circuit.ops):
+        if not op.is_directive:
+            lower(op.spec, op.qubits, op.params, i)
+    weights = np.array(rows).reshape(len(rows), len(params))
+    return Program(circuit.num_qubits, tuple(steps), params, weights, np.array(offsets, dtype=float),
+                   circuit.global_phase)
+
+
+class TorchProgram:
+    """A :class:`Program`'s operator data as torch tensors of one dtype and device.
+
+    Rotations are grouped by (kind, size): each group holds its angle slots ``(G,)`` and either
+    generator diagonals ``(G, d)`` or spectra ``(G, E)`` with projectors ``(G, E, d, d)`` (padded
+    with zero projectors), so all matrices of a group come from one vectorised expression.
+    """
+
+    def __init__(self, program: Program, dtype: torch.dtype, device: torch.device):
+        self.program = program
+        self.dtype = dtype
+        self.device = device
+        self.real_dtype = torch.empty((), dtype=dtype).real.dtype
+        n = program.num_qubits
+        self.fixed: list[object] = []
+        self.rotation_pos: list[tuple[tuple[str, int], int] | None] = []
+        groups: dict[tuple[str, int], list[tuple[int, np.ndarray, np.ndarray | None]]] = {}
+        for step in program.steps:
+            if step.slot is None:
+                self.rotation_pos.append(None)
+                if step.kind == "monomial":
+                    perm, phases = step.monomial
+                    self.fixed.append(MonomialPlan(perm, phases, step.qubits, n))
+                else:
+                    self.fixed.append(torch.as_tensor(step.fixed, dtype=dtype, device=device))
+                continue
+            self.fixed.append(None)
+            d = step.generator.shape[-1]
+            key = (step.kind, d)
+            members = groups.setdefault(key, [])
+            self.rotation_pos.append((key, len(members)))
+            if step.kind == "diagonal":
+                members.append((step.slot, np.real(np.diag(step.generator)), None))
+            else:
+                lam, proj = spectral_decomposition(step.generator)
+                members.append((step.slot, lam, proj))
+        self.groups: dict[tuple[str, int], tuple[torch.Tensor, ...]] = {}
+        for key, members in groups.items():
+            slots = torch.tensor([m[0] for m in members], dtype=torch.long, device=device)
+            if key[0] == "diagonal":
+                gens = np.stack([m[1] for m in members])
+                self.groups[key] = (slots, torch.as_tensor(gens, dtype=self.real_dtype, device=device))
+            else:
+                E = max(len(m[1]) for m in members)
+                lams = np.zeros((len(members), E))
+                projs = np.zeros((len(members), E, key[1], key[1]), dtype=complex)
+                for i, (_, lam, proj) in enumerate(members):
+                    lams[i, : len(lam)] = lam
+                    projs[i, : len(lam)] = proj  # padding: zero projectors contribute nothing
+                self.groups[key] = (slots, torch.as_tensor(lams, dtype=self.real_dtype, device=device),
+                                    torch.as_tensor(projs, dtype=dtype, device=device))
+        self.weights = torch.as_tensor(program.weights, dtype=self.real_dtype, device=device)
+        self.offsets = torch.as_tensor(program.offsets, dtype=self.real_dtype, device=device)
+
+    def angles(self, values: torch.Tensor) -> torch.Tensor:
+        """Angle slots ``(B, num_slots)`` from parameter values ``(B, num_parameters)``."""
+        return values @ self.weights.T + self.offsets
+
+    def rotation_operators(self, angles: torch.Tensor) -> list[torch.Tensor | None]:
+        """Every rotation's operator for ``angles`` ``(B, num_slots)``: ``(B, d)`` diagonals
+        or ``(B, d, d)`` matrices, ``None`` for fixed steps."""
+        built: dict[tuple[str, int], torch.Tensor] = {}
+        for key, data in self.groups.items():
+            theta = angles[:, data[0]][..., None]  # (B, G, 1)
+            phases = torch.polar(torch.ones_like(theta), -theta * data[1])  # (B, G, d or E)
+            built[key] = phases if key[0] == "diagonal" else torch.einsum("bge,geij->bgij", phases, data[2])
+        return [None if pos is None else built[pos[0]][:, pos[1]] for pos in self.rotation_pos]
+
+    def run(self, state: torch.Tensor, angles: torch.Tensor | None) -> torch.Tensor:
+        """Apply every step to ``state`` ``(B, 2**n)``; ``angles`` is ``(B or 1, num_slots)``."""
+        n = self.program.num_qubits
+        rotations = self.rotation_operators(angles) if angles is not None else [None] * len(self.fixed)
+        if angles is not None and angles.shape[0] == 1 and state.shape[0] > 1:
+            rotations = [r[0] if r is not None else None for r in rotations]
+        for i, step in enumerate(self.program.steps):
+            op = self.fixed[i] if step.slot is None else rotations[i]
+            state = apply_step(state, step.kind, op, step.qubits, n)
+        if self.program.global_phase:
+            state = state * complex(np.exp(1j * self.program.global_phase))
+        return state
+
+
+def apply_step(state: torch.Tensor, kind: str, op: object, qubits: tuple[int, ...], n: int) -> torch.Tensor:
+    """Dispatch one step to its kernel."""
+    if kind == "dense":
+        return apply_dense(state, op, qubits, n)
+    if kind == "diagonal":
+        return apply_diagonal(state, op, qubits, n)
+    return apply_monomial(state, op)
