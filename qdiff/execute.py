@@ -156,12 +156,21 @@ def prepare(circuit: Circuit, values: Values, initial_state: InitialState = None
     return _Prepared(program, angles, initial, batch_shape, n)
 
 
-def _execute(circuit: Circuit, values: Values, output: Callable[[torch.Tensor], torch.Tensor], *,
+def _execute(circuit: Circuit, values: Values, measure: Callable[[torch.Tensor], torch.Tensor], *,
              initial_state: InitialState, dtype: torch.dtype | None, device: torch.device | str | None,
-             method: str) -> torch.Tensor:
+             method: str, linear: bool = True,
+             post: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Run ``measure`` on the final state through the chosen engine, then ``post`` via autograd.
+
+    ``linear`` says whether ``measure`` is linear in the density matrix (probabilities,
+    expectation values), which shift-rule engines require.
+    """
     engine = get_engine(method)
     prep = prepare(circuit, values, initial_state, dtype, device)
-    return prep.finish(engine(prep.program, prep.angles, prep.initial, output))
+    out = engine(prep.program, prep.angles, prep.initial, measure, linear=linear)
+    if post is not None:
+        out = post(out)
+    return prep.finish(out)
 
 
 def state(circuit: Circuit, values: Values = None, *, initial_state: InitialState = None,
@@ -181,7 +190,7 @@ def state(circuit: Circuit, values: Values = None, *, initial_state: InitialStat
         complex tensor ``(*batch, 2**n)``, little-endian (qubit 0 is the least significant bit).
     """
     return _execute(circuit, values, lambda s: s, initial_state=initial_state, dtype=dtype,
-                    device=device, method=method)
+                    device=device, method=method, linear=False)
 
 
 def _marginal(p: torch.Tensor, n: int, qubits: Sequence[int] | None) -> torch.Tensor:
@@ -270,18 +279,21 @@ def var(circuit: Circuit, observables: PauliSum | Sequence[PauliSum], values: Va
     groups, single = _observable_groups(_check_circuit(circuit), observables)
     n = circuit.num_qubits
 
-    def output(s: torch.Tensor) -> torch.Tensor:
+    def measure(s: torch.Tensor) -> torch.Tensor:
+        # both columns are linear in the density matrix: <O^2> = |O psi|^2 and <O>
         cols = []
         for g in groups:
             o_psi = apply_pauli_sum(s, g, n)
-            mean = (s.conj() * o_psi).sum(-1).real
-            second = (o_psi.real.square() + o_psi.imag.square()).sum(-1)
-            cols.append(second - mean.square())
-        v = torch.stack(cols, dim=-1)
+            cols.append((o_psi.real.square() + o_psi.imag.square()).sum(-1))
+            cols.append(expectation(s, g, n))
+        return torch.stack(cols, dim=-1)  # (B, 2K)
+
+    def post(m: torch.Tensor) -> torch.Tensor:
+        v = m[:, 0::2] - m[:, 1::2].square()
         return v[:, 0] if single else v
 
-    return _execute(circuit, values, output, initial_state=initial_state, dtype=dtype, device=device,
-                    method=method)
+    return _execute(circuit, values, measure, initial_state=initial_state, dtype=dtype, device=device,
+                    method=method, post=post)
 
 
 def sample(circuit: Circuit, values: Values = None, shots: int = 1024, *, seed: int | None = None,

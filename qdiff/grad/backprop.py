@@ -10,6 +10,6 @@ from qdiff.sim.program import TorchProgram
 
 
 def backprop(program: TorchProgram, angles: torch.Tensor | None, initial_state: torch.Tensor,
-             output: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+             output: Callable[[torch.Tensor], torch.Tensor], *, linear: bool = True) -> torch.Tensor:
     """Run the program with autograd recording every kernel; memory grows with depth."""
     return output(program.run(initial_state, angles))

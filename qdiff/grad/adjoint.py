@@ -1,0 +1,128 @@
+"""The ``adjoint`` engine: reverse-mode gradients in constant memory. Derivation: adjoint.md.
+
+The autograd Function maps angles to the final state without recording a graph. Whatever comes
+after it (probabilities, expectation values, variances, a Born machine's MMD loss) is ordinary
+torch, so its backward receives ``lambda = dL/dpsi*`` for ANY output and walks the circuit in
+reverse, uncomputing the state with inverse gates:
+
+    dL/dtheta_k = 2 Re <lambda_k| (-i G_k) |psi_k>        (torch's complex-gradient convention
+                                                           absorbs the factor 2 in lambda)
+    psi_{k-1} = U_k^dagger psi_k,   lambda_{k-1} = U_k^dagger lambda_k.
+
+Both vectors are stacked into one ``(2B, 2**n)`` batch so each inverse gate is one kernel call.
+Extra memory: the stacked pair plus one temporary, independent of depth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+
+from qdiff.sim.kernels import MonomialPlan
+from qdiff.sim.program import TorchProgram, apply_step
+
+
+def _inverse_fixed(program: TorchProgram) -> list[object]:
+    """Inverse of every fixed step (conjugate transpose, conjugate diagonal, inverse permutation)."""
+    n = program.program.num_qubits
+    out: list[object] = []
+    for step, op in zip(program.program.steps, program.fixed):
+        if step.slot is not None:
+            out.append(None)
+        elif step.kind == "monomial":
+            perm, phases = step.monomial
+            inv_perm = [0] * len(perm)
+            inv_phases = [0j] * len(perm)
+            for j, (p, ph) in enumerate(zip(perm, phases)):
+                inv_perm[p] = j
+                inv_phases[p] = np.conj(ph)
+            out.append(MonomialPlan(inv_perm, inv_phases, step.qubits, n))
+        elif step.kind == "diagonal":
+            out.append(op.conj())
+        else:
+            out.append(op.conj().transpose(-1, -2).contiguous())
+    return out
+
+
+def _generators(program: TorchProgram) -> list[torch.Tensor | None]:
+    """``-i G`` for every rotation step (a diagonal ``(d,)`` or a matrix ``(d, d)``)."""
+    out: list[torch.Tensor | None] = []
+    for step in program.program.steps:
+        if step.slot is None:
+            out.append(None)
+            continue
+        g = np.diag(step.generator) if step.kind == "diagonal" else step.generator
+        out.append(torch.as_tensor(-1j * g, dtype=program.dtype, device=program.device))
+    return out
+
+
+def _adjoint_data(program: TorchProgram) -> tuple[list[object], list[torch.Tensor | None]]:
+    cache = program.__dict__.setdefault("_adjoint_cache", None)
+    if cache is None:
+        cache = (_inverse_fixed(program), _generators(program))
+        program.__dict__["_adjoint_cache"] = cache
+    return cache
+
+
+def _stack_batch(op: torch.Tensor, rows: int) -> torch.Tensor:
+    """Repeat a batched operator ``(B, ...)`` for the stacked ``(2B, ...)`` state pair."""
+    return op.repeat((2,) + (1,) * (op.dim() - 1)) if op.shape[0] == rows // 2 else op
+
+
+class AdjointState(torch.autograd.Function):
+    """``(angles (B, A), initial (B, 2**n)) -> final state (B, 2**n)`` with an adjoint backward."""
+
+    @staticmethod
+    def forward(ctx, angles: torch.Tensor, initial: torch.Tensor, program: TorchProgram) -> torch.Tensor:  # type: ignore[override]
+        with torch.no_grad():
+            final = program.run(initial, angles)
+        ctx.save_for_backward(angles, final)
+        ctx.program = program
+        return final
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_state: torch.Tensor):  # type: ignore[override]
+        angles, final = ctx.saved_tensors
+        program: TorchProgram = ctx.program
+        steps = program.program.steps
+        n = program.program.num_qubits
+        inverse_fixed, generators = _adjoint_data(program)
+        B = final.shape[0]
+        rotations = program.rotation_operators(angles)
+        phase = program.program.global_phase
+        pair = torch.cat([final, grad_state.to(final.dtype)])  # (2B, N): psi on top, lambda below
+        if phase:
+            pair = pair * complex(np.exp(-1j * phase))
+        grad_angles = torch.zeros(angles.shape[0], angles.shape[1], dtype=angles.dtype, device=angles.device)
+        for i in range(len(steps) - 1, -1, -1):
+            step = steps[i]
+            if step.slot is None:
+                pair = apply_step(pair, step.kind, inverse_fixed[i], step.qubits, n)
+                continue
+            psi, lam = pair[:B], pair[B:]
+            g_psi = apply_step(psi, step.kind, generators[i], step.qubits, n)
+            contribution = (lam.conj() * g_psi).sum(-1).real  # (B,)
+            if grad_angles.shape[0] == B:
+                grad_angles[:, step.slot] += contribution
+            else:  # angles shared by the whole batch
+                grad_angles[0, step.slot] += contribution.sum()
+            op = rotations[i]
+            inv = op.conj() if step.kind == "diagonal" else op.conj().transpose(-1, -2)
+            if inv.shape[0] == 1 and B > 1:
+                inv = inv[0]
+            pair = apply_step(pair, step.kind, _stack_batch(inv, 2 * B) if inv.dim() > (1 if step.kind == "diagonal" else 2) else inv,
+                              step.qubits, n)
+        grad_initial = pair[B:]
+        return grad_angles, grad_initial, None
+
+
+def adjoint(program: TorchProgram, angles: torch.Tensor | None, initial_state: torch.Tensor,
+            output: Callable[[torch.Tensor], torch.Tensor], *, linear: bool = True) -> torch.Tensor:
+    """Adjoint engine: the final state from :class:`AdjointState`, then ``output`` by autograd."""
+    if angles is None:
+        angles = torch.zeros(1, 0, dtype=initial_state.real.dtype, device=initial_state.device)
+    return output(AdjointState.apply(angles, initial_state, program))
