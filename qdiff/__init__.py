@@ -25,7 +25,6 @@ from qdiff.errors import (
     ShotsError,
     StateTooLargeError,
 )
-from qdiff.execute import bitstrings, counts, expval, probs, sample, state, var
 from qdiff.ir import (
     GATES,
     Circuit,
@@ -41,11 +40,38 @@ from qdiff.ir import (
     Z,
 )
 
+
+# Names whose modules need torch load on first use (PEP 562), so that `import qdiff.ir` stays
+# torch-free as DESIGN.md requires while `qdiff.expval` etc. work as usual.
+_LAZY = {
+    "bitstrings": "qdiff.execute", "counts": "qdiff.execute", "expval": "qdiff.execute",
+    "probs": "qdiff.execute", "sample": "qdiff.execute", "state": "qdiff.execute", "var": "qdiff.execute",
+    "hessian": "qdiff.derivatives", "metric_tensor": "qdiff.derivatives",
+    "QNGOptimizer": "qdiff.optim", "QuantumLayer": "qdiff.layers",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qdiff' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendError", "Circuit", "DifferentiationError", "GATES", "GateError", "GateSpec", "I",
     "NonAffineError", "ObservableError", "Op", "Parameter", "ParameterError", "ParameterExpression",
-    "ParameterVector", "PauliSum", "QdiffError", "QubitError", "ShotsError", "StateTooLargeError",
-    "X", "Y", "Z", "__version__", "bitstrings", "counts", "expval", "probs", "sample", "state", "var",
+    "ParameterVector", "PauliSum", "QNGOptimizer", "QdiffError", "QuantumLayer", "QubitError", "ShotsError",
+    "StateTooLargeError", "X", "Y", "Z", "__version__", "bitstrings", "counts", "expval", "hessian",
+    "metric_tensor", "probs", "sample", "state", "var",
 ]

@@ -35,12 +35,12 @@ Engine = Callable[..., object]
 
 def finite_diff_engine(step: float | None = None) -> Engine:
     """Central finite differences in every angle, with ``step`` (default ``eps**(1/3)``)."""
-    return shift_engine(FiniteDiffStencil(step))
+    return shift_engine(FiniteDiffStencil(step), "finite_diff")
 
 
 def spsa_engine(samples: int = 1, epsilon: float = 0.01, seed: int | None = None) -> Engine:
     """SPSA with ``samples`` random directions per backward, perturbation ``epsilon``, seeded."""
-    return shift_engine(SPSAStencil(samples, epsilon, seed))
+    return shift_engine(SPSAStencil(samples, epsilon, seed), "spsa")
 
 
 ENGINES: dict[str, Engine] = {

@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
 
+from qdiff.errors import DifferentiationError
 from qdiff.sim.kernels import MonomialPlan
 from qdiff.sim.program import TorchProgram, apply_step
 
@@ -84,8 +84,15 @@ class AdjointState(torch.autograd.Function):
         return final
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_state: torch.Tensor):  # type: ignore[override]
+        if torch.is_grad_enabled():
+            raise DifferentiationError(
+                "method='adjoint' gives first derivatives only (its backward cannot be differentiated); "
+                "for Hessians use method='param_shift' or 'backprop', or qdiff.hessian")
+        return AdjointState._sweep(ctx, grad_state)
+
+    @staticmethod
+    def _sweep(ctx, grad_state: torch.Tensor) -> tuple:  # type: ignore[no-untyped-def]
         angles, final = ctx.saved_tensors
         program: TorchProgram = ctx.program
         steps = program.program.steps

@@ -19,7 +19,7 @@ from qdiff.grad.shifts import shift_engine
 from qdiff.grad.stencils import ParamShiftStencil
 from qdiff.sim.program import TorchProgram
 
-_engine = shift_engine(ParamShiftStencil())
+_engine = shift_engine(ParamShiftStencil(), "param_shift")
 
 
 def param_shift(program: TorchProgram, angles: torch.Tensor | None, initial_state: torch.Tensor,

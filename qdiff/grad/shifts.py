@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import torch
 
+from qdiff.errors import DifferentiationError
 from qdiff.sim.program import TorchProgram
 
 Stencil = Callable[[TorchProgram, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -57,13 +58,17 @@ class ShiftFunction(torch.autograd.Function):
         return projected @ coeffs.to(projected.dtype), None, None, None, None
 
 
-def shift_engine(stencil: Stencil) -> Callable[..., torch.Tensor]:
-    """An engine (see :mod:`qdiff.grad`) from a stencil."""
+def shift_engine(stencil: Stencil, name: str) -> Callable[..., torch.Tensor]:
+    """An engine (see :mod:`qdiff.grad`) called ``name`` from a stencil."""
 
     def engine(program: TorchProgram, angles: torch.Tensor | None, initial_state: torch.Tensor,
                output: Callable[[torch.Tensor], torch.Tensor], *, linear: bool = True) -> torch.Tensor:
         if angles is None:
             return output(program.run(initial_state, None))
+        if initial_state.requires_grad and torch.is_grad_enabled():
+            raise DifferentiationError(
+                f"method={name!r} differentiates gate angles only, not the initial_state; "
+                "use method='adjoint' or 'backprop' for gradients with respect to the initial state")
         if angles.shape[0] != initial_state.shape[0]:
             angles = angles.expand(initial_state.shape[0], -1)
         return ShiftFunction.apply(angles, program, initial_state, output, stencil)

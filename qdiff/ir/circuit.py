@@ -23,11 +23,11 @@ from typing import TypeVar
 
 import numpy as np
 
-from qdiff.errors import GateError, QdiffError, QubitError
+from qdiff.errors import GateError, ParameterError, QdiffError, QubitError
 from qdiff.ir.builders import GateBuilders
 from qdiff.ir.gates import GateSpec
 from qdiff.ir.library import get_spec, unitary_spec
-from qdiff.ir.parameters import Parameter, ParameterExpression, ParameterLike, as_expression
+from qdiff.ir.parameters import Parameter, ParameterExpression, ParameterLike, ParameterVector, as_expression
 
 T = TypeVar("T")
 
@@ -220,6 +220,9 @@ class Circuit(GateBuilders):
         if len(mapping) != other.num_qubits:
             raise QubitError(f"compose: other circuit has {other.num_qubits} qubit(s) but "
                              f"{len(mapping)} target qubit(s) were given")
+        if len(set(mapping)) != len(mapping):
+            raise QubitError(f"compose: target qubits {mapping} contain a repeated index; "
+                             "each qubit of the other circuit needs its own qubit")
         out = self.copy()
         for op in other:
             out.append(op.spec, [mapping[q] for q in op.qubits], op.params)
@@ -233,20 +236,38 @@ class Circuit(GateBuilders):
             if op.is_directive:
                 out.append(op)
                 continue
-            inv_name, inv_params = op.spec.inverse(op.params)
-            if op.spec.kind == "fixed" and op.spec.inverse_name is None:
-                out.append(unitary_spec(op.spec.fixed_matrix.conj().T, f"{op.name}_dg"), op.qubits)
-            elif inv_name == op.spec.name:
-                out.append(op.spec, op.qubits, inv_params)
-            else:
-                out.append(get_spec(inv_name), op.qubits, inv_params)
+            inv_spec, inv_params = op.spec.inverse(op.params)
+            out.append(inv_spec, op.qubits, inv_params)
         return out
 
-    def assign(self, values: Mapping[Parameter, ParameterLike]) -> Circuit:
-        """A new circuit with parameters replaced by numbers or other expressions."""
+    def assign(self, values: Mapping[Parameter | ParameterVector, object]) -> Circuit:
+        """A new circuit with parameters replaced by numbers or other expressions.
+
+        Keys are Parameters (value: a number, Parameter or affine expression) or ParameterVectors
+        (value: a sequence of those, one per element).
+
+        Raises:
+            ParameterError: a key that is not a parameter of this circuit, or a vector's values of
+                the wrong length.
+        """
+        flat: dict[Parameter, ParameterLike] = {}
+        for key, value in values.items():
+            if isinstance(key, ParameterVector):
+                items = list(value)  # type: ignore[call-overload]
+                if len(items) != len(key):
+                    raise ParameterError(f"assign: {key!r} needs {len(key)} values, got {len(items)}")
+                flat.update(zip(key, items))
+            elif isinstance(key, Parameter):
+                flat[key] = value  # type: ignore[assignment]
+            else:
+                raise ParameterError(f"assign: keys must be Parameters or ParameterVectors, got {key!r}")
+        known = set(self.parameters)
+        unknown = [p.name for p in flat if p not in known]
+        if unknown:
+            raise ParameterError(f"assign: parameter(s) {unknown} are not in the circuit")
         out = Circuit(self._num_qubits, global_phase=self._global_phase, name=self.name)
         for op in self._ops:
-            out.append(op.spec, op.qubits, tuple(e.substitute(values) for e in op.params))
+            out.append(op.spec, op.qubits, tuple(e.substitute(flat) for e in op.params))
         return out
 
     # -- identity ------------------------------------------------------------------------------

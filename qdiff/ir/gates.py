@@ -136,14 +136,24 @@ class GateSpec:
             total = full if total is None else _matmul(full, total)
         return total
 
-    def inverse(self, angles: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
-        """Name and angles of the inverse gate: ``inverse(U(angles)) == U_inv(angles_inv)``."""
+    def inverse(self, angles: Sequence[Any]) -> tuple[GateSpec, tuple[Any, ...]]:
+        """Spec and angles of the inverse gate: ``inverse(U(angles)) == U_inv(angles_inv)``.
+
+        A fixed gate without a named inverse (``iswap``, a user ``unitary``) gets a ``unitary``
+        spec holding its conjugate transpose, labelled ``<name>_dg``.
+        """
         if self.kind == "rotation":
-            return self.name, (-angles[0],)
+            return self, (-angles[0],)
         if self.kind == "composite":
             assert self.inverse_angles is not None
-            return self.name, self.inverse_angles(angles)
-        return (self.inverse_name or self.name), ()
+            return self, self.inverse_angles(angles)
+        if self.inverse_name == self.name:
+            return self, ()
+        from qdiff.ir.library import get_spec, unitary_spec  # the library imports this module
+
+        if self.inverse_name is not None:
+            return get_spec(self.inverse_name), ()
+        return unitary_spec(self.fixed_matrix.conj().T, f"{self.name}_dg"), ()
 
     def __repr__(self) -> str:
         return f"GateSpec({self.name!r}, qubits={self.num_qubits}, params={self.num_params}, {self.kind})"

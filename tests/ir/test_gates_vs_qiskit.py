@@ -9,6 +9,8 @@ qubit sorting and the kernels' scattered-qubit paths).
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -51,7 +53,7 @@ def _placement(k: int, n: int, seed: int) -> list[int]:
 @pytest.mark.parametrize("name", sorted(qdiff.GATES))
 def test_named_gate_matches_qiskit(name):
     spec = qdiff.GATES[name]
-    angles = _angles(hash(name) % 1000, spec.num_params)
+    angles = _angles(zlib.crc32(name.encode()), spec.num_params)
     k = spec.num_qubits
     ours, ref = _pair(name, angles, list(range(k)), k)
     expected = Operator(ref).data
@@ -147,7 +149,7 @@ def test_gate_matrix_accepts_batched_torch_angles():
 def test_gate_library_covers_the_documented_gates():
     documented = ("id x y z h s sdg t tdg sx sxdg rx ry rz p u cx cy cz ch swap iswap crx cry crz cp "
                   "rxx ryy rzz rzx ccx cswap").split()
-    assert sorted(documented) == sorted(qdiff.GATES)
+    assert set(documented) <= set(qdiff.GATES), sorted(set(documented) - set(qdiff.GATES))
     for name, spec in qdiff.GATES.items():
         assert spec.name == name
         assert spec.qiskit_name == name, "qdiff names follow Qiskit's"
