@@ -573,8 +573,8 @@ def main() -> int:
         "  `autograd.value_and_grad` (its fastest exact path in a trial; the torch interface was as fast",
         "  and lost ~1e-8 in the energy). Qulacs row = `set_parameter` for every angle + `backprop(observable)`",
         "  (gradient only; it runs the forward pass inside), the strictest comparison for qdiff;",
-        "  the `+ energy` row adds a separate forward pass and the sum of the terms' `get_expectation_value`
-  (`Observable.get_expectation_value` took a quantized 8-16 ms at n = 8 in qulacs 0.6.14).",
+        "  the `+ energy` row adds a separate forward pass and the sum of the terms' `get_expectation_value`",
+        "  (`Observable.get_expectation_value` took a quantized 8-16 ms at n = 8 in qulacs 0.6.14).",
         "- B: PennyLane default.qubit, `diff_method=\"backprop\"`, torch interface; entangler: a line",
         "  0-1-...-8; MMD with sigmas 0.5, 1, 2, 4 on Hamming distance, K = mean of the Gaussians.",
         "- C: one batched qdiff call on values of shape (256, 64), then `energy.sum().backward()`; the",

@@ -141,6 +141,8 @@ def prepare(circuit: Circuit, values: Values, initial_state: InitialState = None
     state_batch = () if basis_index else tuple(init.shape[:-1])
     batch_shape = tuple(torch.broadcast_shapes(value_batch, state_batch))
     B = math.prod(batch_shape)
+    if B == 0:
+        raise ParameterError(f"the batch shape {batch_shape} is empty; pass at least one set of values")
     check_state_fits(n, max(B, 1), dtype, device)
     program = compile_circuit(circuit).on(dtype, device)
     dim = 2**n

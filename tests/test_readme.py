@@ -40,3 +40,14 @@ def test_parsers_on_examples():
     readme = "# x\n\n## Quickstart\n\ntext\n\n```bash\na && b\n\nc\n```\n\n```\nd\n```\n## Next\n```\ne\n```\n"
     assert quickstart_commands(readme) == ["a && b", "c"]
     assert ci_commands("#!/bin/sh\n# c\nset -e\ncd \"$(dirname $0)\"\n\nrun tests\n") == ["run tests"]
+
+
+def test_readme_python_examples_run():
+    """Every ```python block of the README runs as written (they are the user's first contact)."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 3
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"README.md python block {i}", "exec"), {})

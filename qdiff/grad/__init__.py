@@ -39,7 +39,10 @@ def finite_diff_engine(step: float | None = None) -> Engine:
 
 
 def spsa_engine(samples: int = 1, epsilon: float = 0.01, seed: int | None = None) -> Engine:
-    """SPSA with ``samples`` random directions per backward, perturbation ``epsilon``, seeded."""
+    """SPSA with ``samples`` random directions per backward and perturbation ``epsilon``.
+
+    With ``seed`` the engine owns a private generator (reproducible sequence of directions);
+    without, directions follow torch's global RNG (``torch.manual_seed``)."""
     return shift_engine(SPSAStencil(samples, epsilon, seed), "spsa")
 
 
@@ -48,7 +51,7 @@ ENGINES: dict[str, Engine] = {
     "backprop": backprop,
     "param_shift": param_shift,
     "finite_diff": finite_diff_engine(),
-    "spsa": spsa_engine(samples=1, epsilon=0.01, seed=0),
+    "spsa": spsa_engine(samples=1, epsilon=0.01),  # directions from torch's global RNG
 }
 """Engines by name (read-only registry)."""
 

@@ -55,14 +55,16 @@ class FiniteDiffStencil:
 
     step: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.step is not None and not self.step > 0:
+            raise DifferentiationError(f"finite-difference step must be positive, got {self.step!r}")
+
     def __call__(self, program: TorchProgram, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         A = angles.shape[-1]
         slots = trainable_slots(program)
         if not slots:
             return _empty(A, angles)
         h = self.step if self.step is not None else torch.finfo(angles.dtype).eps ** (1 / 3)
-        if h <= 0:
-            raise DifferentiationError(f"finite-difference step must be positive, got {h}")
         eye = torch.eye(A, dtype=angles.dtype, device=angles.device)[slots]
         return torch.cat([h * eye, -h * eye]), torch.cat([eye / (2 * h), -eye / (2 * h)])
 
@@ -72,24 +74,24 @@ class SPSAStencil:
     """Simultaneous perturbation: ``samples`` random +-1 directions, each evaluated at +-``epsilon``.
 
     The estimate is unbiased to first order in ``epsilon``; its variance falls as ``1/samples``.
-    Directions come from a private generator seeded with ``seed``, so runs are reproducible.
+    With a ``seed`` the directions come from a private generator owned by this object (runs are
+    reproducible); without one they come from torch's global RNG, so ``torch.manual_seed``
+    controls them as it does every other random draw in a torch program.
     """
 
     samples: int = 1
     epsilon: float = 0.01
     seed: int | None = None
-    _generator: torch.Generator = field(init=False, repr=False)
+    _generator: torch.Generator | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
-        if self.samples < 1:
-            raise DifferentiationError(f"SPSA needs samples >= 1, got {self.samples}")
-        if self.epsilon <= 0:
-            raise DifferentiationError(f"SPSA epsilon must be positive, got {self.epsilon}")
-        self._generator = torch.Generator()
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
+            raise DifferentiationError(f"SPSA needs an int samples >= 1, got {self.samples!r}")
+        if not self.epsilon > 0:
+            raise DifferentiationError(f"SPSA epsilon must be positive, got {self.epsilon!r}")
         if self.seed is not None:
+            self._generator = torch.Generator()
             self._generator.manual_seed(self.seed)
-        else:
-            self._generator.seed()
 
     def __call__(self, program: TorchProgram, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         A = angles.shape[-1]

@@ -150,23 +150,24 @@ def _spsa_circuit():  # type: ignore[no-untyped-def]
 
 
 def test_spsa_is_unbiased():
-    """The mean of many independently seeded one-direction SPSA estimates converges to the true
-    gradient: within 5 standard errors in every component, while single estimates scatter."""
+    """The mean of many independently seeded SPSA estimates converges to the true gradient: within
+    4 standard errors (estimated from the spread across seeds) in every component. 200 seeds x 100
+    directions give standard errors of ~0.005, enough to catch a 10% bias in the largest entries."""
     circuit, values = _spsa_circuit()
     obs = qdiff.Z(0) + 0.5 * qdiff.X(1)
     v = values.clone().requires_grad_(True)
     (true,) = torch.autograd.grad(qdiff.expval(circuit, obs, v, method="backprop"), v)
     estimates = []
-    for seed in range(600):
+    for seed in range(200):
         v = values.clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(qdiff.expval(circuit, obs, v, method=spsa_engine(samples=1, seed=seed)), v)
-        estimates.append(g)
+        e = qdiff.expval(circuit, obs, v, method=spsa_engine(samples=100, seed=seed))
+        estimates.append(torch.autograd.grad(e, v)[0])
     est = torch.stack(estimates)
     mean = est.mean(0)
     se = est.std(0) / est.shape[0] ** 0.5
-    assert (se > 1e-3).all(), "SPSA estimates do not scatter: is it really random?"
-    assert (est - true).abs().max() > 0.1  # a single estimate is not the gradient
-    assert ((mean - true).abs() <= 5 * se).all(), (mean, true, se)
+    assert (se > 1e-4).all(), "SPSA estimates do not scatter across seeds: is it really random?"
+    assert (se < 0.02).all()
+    assert ((mean - true).abs() <= 4 * se).all(), ((mean - true) / se, true, se)
 
 
 def test_spsa_many_samples_converge_and_are_reproducible():

@@ -1,4 +1,4 @@
-"""torch.autograd integration: gradcheck, second derivatives, once-differentiable adjoint."""
+"""torch.autograd integration: gradcheck, second derivatives (param_shift nested rules; adjoint refuses)."""
 
 from __future__ import annotations
 

@@ -219,3 +219,28 @@ def test_engine_object_as_method(monkeypatch):
     (ref,) = torch.autograd.grad(qdiff.expval(c, Z(0), v, method="backprop").sum(), v)
     torch.testing.assert_close(g, ref, atol=1e-6, rtol=0)
     assert len(runs.calls) == 3
+
+
+def test_spsa_by_name_follows_torch_manual_seed_and_keeps_no_hidden_state():
+    t = qdiff.Parameter("t")
+    c = qdiff.Circuit(2).ry(t, 0).rx(2 * t, 1).cx(0, 1)
+    grads = []
+    for _ in range(2):
+        torch.manual_seed(123)
+        v = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
+        qdiff.expval(c, Z(0) + Z(1), v, method="spsa").backward()
+        grads.append(v.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+
+
+def test_engine_options_are_checked_when_the_engine_is_made():
+    with pytest.raises(DifferentiationError, match="step must be positive"):
+        qdiff.grad.finite_diff_engine(step=0)
+    with pytest.raises(DifferentiationError, match="epsilon must be positive"):
+        qdiff.grad.spsa_engine(epsilon=-1.0)
+
+
+def test_empty_batch_is_refused_clearly():
+    t = qdiff.Parameter("t")
+    with pytest.raises(qdiff.ParameterError, match="empty"):
+        qdiff.expval(qdiff.Circuit(1).ry(t, 0), Z(0), torch.zeros(0, 1))

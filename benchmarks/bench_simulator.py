@@ -1,0 +1,399 @@
+"""Performance floors of the torch statevector simulator, measured as ratios within one run.
+
+    python benchmarks/bench_simulator.py [--quick]
+
+Three targets (floors, never timed unit tests):
+
+1. Gate cost against one copy of the state (``torch.clone``), at n = 20..24, complex128 and
+   complex64: a dense single-qubit gate (h, rx) at most 3x, a diagonal or permutation gate
+   (rz, x, cz, cx, swap, rzz) at most 2x, for target qubits 0, 1, 2, 3, mid, n-1 and qubit pairs
+   adjacent and far apart. The gate is a one-gate circuit compiled by
+   ``qdiff.sim.program.compile_circuit`` and applied by ``TorchProgram.run`` (the kernels of
+   ``qdiff.sim.kernels`` fed with the sorted qubits and operators the compiler produces); the
+   public ``qdiff.state`` on the same circuit and state is shown beside it. Clone and gate are
+   timed alternately, so both see the same machine load.
+2. Per-gate overhead at n <= 10 under 20 us: a long circuit of mixed parametrized gates, through
+   ``qdiff.state`` and through the compiled program's ``run``, divided by its gate count.
+3. Batching: 1024 parameter sets at n = 8 through one call at least 50x faster than 1024 calls
+   (``qdiff.state`` and ``qdiff.expval`` of a 4-layer hardware-efficient circuit).
+
+Every time is the median of several repeats after a warm-up. The report (markdown) is printed
+and written to ``benchmarks/results/simulator.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # benchmark the checkout this file belongs to
+
+import torch  # noqa: E402
+
+import qdiff  # noqa: E402
+from qdiff.sim.program import compile_circuit  # noqa: E402
+
+DENSE_LIMIT = 3.0
+CHEAP_LIMIT = 2.0
+OVERHEAD_LIMIT_US = 20.0
+BATCH_SPEEDUP = 50.0
+DTYPES = {"complex128": torch.complex128, "complex64": torch.complex64}
+
+
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def paired_medians(fns: list[Callable[[], object]], repeats: int, warmup: int = 1) -> list[float]:
+    """Median wall times of several functions timed in turn (one of each per repeat)."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) for ts in times]
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "**FAIL**"
+
+
+# ------------------------------------------------------------------------------ 1. gate vs clone
+
+
+@dataclass
+class GateRow:
+    n: int
+    dtype: str
+    gate: str
+    qubits: tuple[int, ...]
+    kind: str
+    clone_ms: float
+    run_ms: float
+    state_ms: float
+    limit: float
+
+    @property
+    def ratio(self) -> float:
+        return self.run_ms / self.clone_ms
+
+    @property
+    def state_ratio(self) -> float:
+        return self.state_ms / self.clone_ms
+
+
+def gate_cases(n: int) -> list[tuple[str, tuple[int, ...], float]]:
+    """``(gate, qubits, limit)`` for every gate and target position of target 1."""
+    mid = n // 2
+    singles = sorted({0, 1, 2, 3, mid, n - 1})
+    pairs = [(0, 1), (mid, mid + 1), (n - 2, n - 1), (0, n - 1), (n - 1, 0), (3, mid)]
+    cases = []
+    for g, limit in (("h", DENSE_LIMIT), ("rx", DENSE_LIMIT), ("rz", CHEAP_LIMIT), ("x", CHEAP_LIMIT)):
+        cases += [(g, (q,), limit) for q in singles]
+    for g in ("cz", "cx", "swap", "rzz"):
+        cases += [(g, p, CHEAP_LIMIT) for p in pairs]
+    return cases
+
+
+def one_gate_circuit(n: int, gate: str, qubits: tuple[int, ...]) -> qdiff.Circuit:
+    c = qdiff.Circuit(n)
+    if gate in ("rx", "rz", "rzz"):
+        getattr(c, gate)(qdiff.Parameter("theta"), *qubits)
+    else:
+        getattr(c, gate)(*qubits)
+    return c
+
+
+def bench_gates(sizes: list[int], dtypes: list[str], repeats: int, log: Callable[[str], None]) -> list[GateRow]:
+    rows = []
+    device = torch.device("cpu")
+    for name in dtypes:
+        dtype = DTYPES[name]
+        real = torch.empty((), dtype=dtype).real.dtype
+        for n in sizes:
+            gen = torch.Generator().manual_seed(n)
+            psi = torch.randn(1, 2**n, dtype=dtype, generator=gen)
+            psi /= torch.linalg.vector_norm(psi)
+            t_start = time.perf_counter()
+            for gate, qubits, limit in gate_cases(n):
+                circuit = one_gate_circuit(n, gate, qubits)
+                program = compile_circuit(circuit).on(dtype, device)
+                values = torch.full((circuit.num_parameters,), 0.37, dtype=real)
+                angles = program.angles(values[None]) if program.program.num_slots else None
+                gc.collect()
+                with torch.no_grad():
+                    clone_t, run_t, state_t = paired_medians([
+                        lambda: psi.clone(),
+                        lambda: program.run(psi, angles),
+                        lambda: qdiff.state(circuit, values, initial_state=psi, dtype=dtype),
+                    ], repeats)
+                rows.append(GateRow(n, name, gate, qubits, program.program.steps[0].kind,
+                                    clone_t * 1e3, run_t * 1e3, state_t * 1e3, limit))
+            log(f"  gates n={n} {name}: {time.perf_counter() - t_start:.1f} s")
+    return rows
+
+
+# ----------------------------------------------------------------------------- 2. gate overhead
+
+
+def mixed_circuit(n: int, layers: int) -> qdiff.Circuit:
+    """A long circuit of mixed gates, one fresh parameter per rotation."""
+    c = qdiff.Circuit(n)
+    count = 0
+
+    def p() -> qdiff.Parameter:
+        nonlocal count
+        count += 1
+        return qdiff.Parameter(f"p{count}")
+
+    for layer in range(layers):
+        for q in range(n):
+            c.ry(p(), q)
+            c.rz(p(), q)
+        c.h(layer % n)
+        for q in range(n - 1):
+            c.cx(q, q + 1)
+        c.cz(0, n - 1)
+        c.rzz(p(), 1, 2)
+        c.rx(p(), n // 2)
+        c.swap(0, 2)
+        c.x(n - 1)
+        c.crx(p(), n - 1, 0)
+        c.sx(1)
+    return c
+
+
+@dataclass
+class OverheadRow:
+    n: int
+    gates: int
+    path: str
+    total_ms: float
+
+    @property
+    def per_gate_us(self) -> float:
+        return self.total_ms * 1e3 / self.gates
+
+
+def bench_overhead(sizes: list[int], repeats: int) -> list[OverheadRow]:
+    rows = []
+    for n in sizes:
+        circuit = mixed_circuit(n, 20)
+        gates = len(circuit.ops)
+        values = torch.rand(circuit.num_parameters, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        program = compile_circuit(circuit).on(torch.complex128, torch.device("cpu"))
+        angles = program.angles(values[None])
+        initial = torch.zeros(1, 2**n, dtype=torch.complex128)
+        initial[0, 0] = 1
+        with torch.no_grad():
+            t_state = median_time(lambda: qdiff.state(circuit, values), repeats, warmup=3)
+            t_run = median_time(lambda: program.run(initial, angles), repeats, warmup=3)
+        rows.append(OverheadRow(n, gates, "qdiff.state", t_state * 1e3))
+        rows.append(OverheadRow(n, gates, "TorchProgram.run", t_run * 1e3))
+    return rows
+
+
+# ------------------------------------------------------------------------------------ 3. batching
+
+
+def hardware_efficient(n: int, layers: int) -> qdiff.Circuit:
+    """``layers`` x (ry, rz on every qubit, then a cx chain)."""
+    w = qdiff.ParameterVector("w", 2 * n * layers)
+    c = qdiff.Circuit(n)
+    k = 0
+    for _ in range(layers):
+        for q in range(n):
+            c.ry(w[k], q).rz(w[k + 1], q)
+            k += 2
+        for q in range(n - 1):
+            c.cx(q, q + 1)
+    return c
+
+
+@dataclass
+class BatchRow:
+    what: str
+    dtype: str
+    batched_ms: float
+    loop_ms: float
+
+    @property
+    def speedup(self) -> float:
+        return self.loop_ms / self.batched_ms
+
+
+def bench_batch(dtypes: list[str], batch: int, repeats: int) -> list[BatchRow]:
+    n = 8
+    circuit = hardware_efficient(n, 4)
+    observable = sum((qdiff.Z(q) @ qdiff.Z(q + 1) for q in range(n - 1)), qdiff.X(0))
+    rows = []
+    for name in dtypes:
+        dtype = DTYPES[name]
+        real = torch.empty((), dtype=dtype).real.dtype
+        values = torch.rand(batch, circuit.num_parameters, dtype=real, generator=torch.Generator().manual_seed(2))
+        calls = {
+            "qdiff.state": lambda v: qdiff.state(circuit, v, dtype=dtype),
+            "qdiff.expval": lambda v: qdiff.expval(circuit, observable, v, dtype=dtype),
+        }
+        with torch.no_grad():
+            for what, call in calls.items():
+                t_batched = median_time(lambda: call(values), max(repeats, 5), warmup=2)
+                t_loop = median_time(lambda: [call(values[i]) for i in range(batch)], repeats, warmup=1)
+                rows.append(BatchRow(what, name, t_batched * 1e3, t_loop * 1e3))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------- report
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs"
+
+
+def load() -> str:
+    try:
+        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def report(args: argparse.Namespace, gates: list[GateRow], overhead: list[OverheadRow],
+           batch: list[BatchRow], load_start: str, seconds: float) -> str:
+    out: list[str] = []
+    w = out.append
+    w("# qdiff simulator benchmark\n")
+    w(f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}")
+    w(f"- machine: {machine()}; torch threads: {torch.get_num_threads()}")
+    w(f"- torch {torch.__version__}, Python {platform.python_version()}, {platform.platform()}")
+    w(f"- dtypes: {', '.join(args.dtypes)}; sizes n = {', '.join(map(str, args.sizes))}; "
+      f"repeats: {args.repeats} (median, after warm-up); mode: {'quick' if args.quick else 'full'}")
+    w(f"- load average (1/5/15 min) at start: {load_start}, at end: {load()}; run time {seconds:.0f} s")
+    w("")
+    summary: list[tuple[str, str, str, bool]] = []
+    if gates:
+        w("## 1. Gate time / clone time (target: dense <= 3x, diagonal or permutation <= 2x)\n")
+        w("Worst ratio per group (kernel path `TorchProgram.run`; `qdiff.state` in brackets):\n")
+        w("| n | dtype | group | limit | worst run/clone | at | worst state/clone | result |")
+        w("|---|---|---|---|---|---|---|---|")
+        for name in args.dtypes:
+            for n in args.sizes:
+                for group, limit in (("dense 1q (h, rx)", DENSE_LIMIT), ("diag/perm 1q (rz, x)", CHEAP_LIMIT),
+                                     ("diag/perm 2q (cz, cx, swap, rzz)", CHEAP_LIMIT)):
+                    names = {"dense 1q (h, rx)": ("h", "rx"), "diag/perm 1q (rz, x)": ("rz", "x")}.get(
+                        group, ("cz", "cx", "swap", "rzz"))
+                    sel = [r for r in gates if r.n == n and r.dtype == name and r.gate in names]
+                    if not sel:
+                        continue
+                    worst = max(sel, key=lambda r: r.ratio)
+                    worst_state = max(r.state_ratio for r in sel)
+                    ok = worst.ratio <= limit
+                    summary.append((f"1. {group}, n={n}, {name}", f"{worst.ratio:.2f}x <= {limit:.0f}x",
+                                    f"{worst.gate}{list(worst.qubits)}", ok))
+                    w(f"| {n} | {name} | {group} | {limit:.0f}x | {worst.ratio:.2f}x | "
+                      f"{worst.gate} {list(worst.qubits)} | ({worst_state:.2f}x) | {verdict(ok)} |")
+        w("")
+    if overhead:
+        w(f"## 2. Per-gate overhead at small n (target: < {OVERHEAD_LIMIT_US:.0f} us per gate)\n")
+        w("| n | gates | path | total ms | us / gate | result |")
+        w("|---|---|---|---|---|---|")
+        for r in overhead:
+            ok = r.per_gate_us < OVERHEAD_LIMIT_US
+            summary.append((f"2. overhead n={r.n} via {r.path}", f"{r.per_gate_us:.1f} us < {OVERHEAD_LIMIT_US:.0f} us",
+                            "", ok))
+            w(f"| {r.n} | {r.gates} | {r.path} | {r.total_ms:.2f} | {r.per_gate_us:.1f} | {verdict(ok)} |")
+        w("")
+    if batch:
+        w(f"## 3. Batch of {args.batch} at n = 8, 4-layer hardware-efficient circuit "
+          f"(target: >= {BATCH_SPEEDUP:.0f}x)\n")
+        w(f"| call | dtype | one batched call ms | {args.batch} separate calls ms | speed-up | result |")
+        w("|---|---|---|---|---|---|")
+        for r in batch:
+            ok = r.speedup >= BATCH_SPEEDUP
+            summary.append((f"3. batch {r.what}, {r.dtype}", f"{r.speedup:.1f}x >= {BATCH_SPEEDUP:.0f}x", "", ok))
+            w(f"| {r.what} | {r.dtype} | {r.batched_ms:.1f} | {r.loop_ms:.0f} | {r.speedup:.1f}x | {verdict(ok)} |")
+        w("")
+    if gates:
+        w("## Detail: every gate (times in ms, medians; clone timed alternately with each gate)\n")
+        w("| n | dtype | gate | qubits | kind | clone | run | run/clone | state() | state/clone | limit | result |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in gates:
+            w(f"| {r.n} | {r.dtype} | {r.gate} | {list(r.qubits)} | {r.kind} | {r.clone_ms:.3f} | {r.run_ms:.3f} | "
+              f"{r.ratio:.2f}x | {r.state_ms:.3f} | {r.state_ratio:.2f}x | {r.limit:.0f}x | {verdict(r.ratio <= r.limit)} |")
+        w("")
+    head = ["## Summary\n", "| target | measured | worst case | result |", "|---|---|---|---|"]
+    head += [f"| {t} | {m} | {c} | {verdict(ok)} |" for t, m, c, ok in summary]
+    passed = sum(ok for *_, ok in summary)
+    head += ["", f"{passed} of {len(summary)} checks pass.", ""]
+    return "\n".join(out[:7] + head + out[7:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="n = 20, 22 and fewer repeats (about 1-2 minutes)")
+    parser.add_argument("--sizes", type=int, nargs="+", help="qubit counts for target 1 (default 20 22 24)")
+    parser.add_argument("--dtypes", nargs="+", choices=list(DTYPES), default=list(DTYPES))
+    parser.add_argument("--repeats", type=int, help="timed repeats per measurement (default 7, quick 5)")
+    parser.add_argument("--batch", type=int, default=1024, help="batch size of target 3")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["gates", "overhead", "batch"])
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "simulator.md")
+    args = parser.parse_args(argv)
+    if args.sizes is None:
+        args.sizes = [20, 22] if args.quick else [20, 22, 24]
+    if args.repeats is None:
+        args.repeats = 5 if args.quick else 7
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    load_start = load()
+    t0 = time.perf_counter()
+    gates = overhead = batch = []
+    if "gates" not in args.skip:
+        gates = bench_gates(args.sizes, args.dtypes, args.repeats, log)
+    if "overhead" not in args.skip:
+        overhead = bench_overhead([4, 10], max(args.repeats, 5) * 3)
+        log(f"  overhead: done at {time.perf_counter() - t0:.0f} s")
+    if "batch" not in args.skip:
+        batch = bench_batch(args.dtypes, args.batch, 3)
+        log(f"  batch: done at {time.perf_counter() - t0:.0f} s")
+    text = report(args, gates, overhead, batch, load_start, time.perf_counter() - t0)
+    print(text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    log(f"written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
