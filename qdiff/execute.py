@@ -29,7 +29,7 @@ from qdiff.errors import ObservableError, ParameterError, QubitError, ShotsError
 from qdiff.grad import get_engine
 from qdiff.ir.circuit import Circuit
 from qdiff.ir.observables import PauliSum
-from qdiff.ir.parameters import Parameter, ParameterVector
+from qdiff.ir.parameters import ParameterVector, expand_parameter_mapping
 from qdiff.sim.memory import check_state_fits
 from qdiff.sim.pauli import apply_pauli_sum, expectation, group_terms
 from qdiff.sim.program import TorchProgram, compile_circuit
@@ -84,21 +84,9 @@ def _values_tensor(circuit: Circuit, values: Values, real_dtype: torch.dtype, de
 
 def _values_from_dict(circuit: Circuit, values: Mapping[object, object], real_dtype: torch.dtype,
                       device: torch.device) -> torch.Tensor:
-    flat: dict[Parameter, object] = {}
-    for key, value in values.items():
-        if isinstance(key, ParameterVector):
-            v = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
-            if v.shape[-1:] != (len(key),):
-                raise ParameterError(f"values for {key!r} must have last dimension {len(key)}, got {tuple(v.shape)}")
-            flat.update({p: v[..., i] for i, p in enumerate(key)})
-        elif isinstance(key, Parameter):
-            flat[key] = value
-        else:
-            raise ParameterError(f"dict keys must be Parameters or ParameterVectors, got {key!r}")
-    known = set(circuit.parameters)
-    unknown = [p.name for p in flat if p not in known]
-    if unknown:
-        raise ParameterError(f"values given for parameter(s) not in the circuit: {unknown}")
+    tensors = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v)))
+               if isinstance(k, ParameterVector) else v for k, v in values.items()}
+    flat = expand_parameter_mapping(tensors, circuit.parameters, "values")
     missing = [p.name for p in circuit.parameters if p not in flat]
     if missing:
         raise ParameterError(f"missing values for parameter(s) {missing}; every parameter of the circuit needs one")

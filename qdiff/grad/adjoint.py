@@ -67,11 +67,6 @@ def _adjoint_data(program: TorchProgram) -> tuple[list[object], list[torch.Tenso
     return cache
 
 
-def _stack_batch(op: torch.Tensor, rows: int) -> torch.Tensor:
-    """Repeat a batched operator ``(B, ...)`` for the stacked ``(2B, ...)`` state pair."""
-    return op.repeat((2,) + (1,) * (op.dim() - 1)) if op.shape[0] == rows // 2 else op
-
-
 class AdjointState(torch.autograd.Function):
     """``(angles (B, A), initial (B, 2**n)) -> final state (B, 2**n)`` with an adjoint backward."""
 
@@ -99,32 +94,34 @@ class AdjointState(torch.autograd.Function):
         n = program.program.num_qubits
         inverse_fixed, generators = _adjoint_data(program)
         B = final.shape[0]
-        rotations = program.rotation_operators(angles)
+        # U(theta)^dagger = U(-theta) for every rotation: all inverses in one vectorised call
+        inverses = program.rotation_operators(-angles)
+        if angles.shape[0] == 1:  # shared by the whole batch: unbatched operators broadcast
+            inverses = [None if op is None else op[0] for op in inverses]
+        else:  # per-sample operators, repeated for the stacked (psi, lambda) pair
+            inverses = [None if op is None else torch.cat([op, op]) for op in inverses]
         phase = program.program.global_phase
         pair = torch.cat([final, grad_state.to(final.dtype)])  # (2B, N): psi on top, lambda below
         if phase:
             pair = pair * complex(np.exp(-1j * phase))
-        grad_angles = torch.zeros(angles.shape[0], angles.shape[1], dtype=angles.dtype, device=angles.device)
+        slots: list[int] = []
+        contributions: list[torch.Tensor] = []
         for i in range(len(steps) - 1, -1, -1):
             step = steps[i]
             if step.slot is None:
                 pair = apply_step(pair, step.kind, inverse_fixed[i], step.qubits, n)
                 continue
-            psi, lam = pair[:B], pair[B:]
-            g_psi = apply_step(psi, step.kind, generators[i], step.qubits, n)
-            contribution = (lam.conj() * g_psi).sum(-1).real  # (B,)
-            if grad_angles.shape[0] == B:
-                grad_angles[:, step.slot] += contribution
-            else:  # angles shared by the whole batch
-                grad_angles[0, step.slot] += contribution.sum()
-            op = rotations[i]
-            inv = op.conj() if step.kind == "diagonal" else op.conj().transpose(-1, -2)
-            if inv.shape[0] == 1 and B > 1:
-                inv = inv[0]
-            pair = apply_step(pair, step.kind, _stack_batch(inv, 2 * B) if inv.dim() > (1 if step.kind == "diagonal" else 2) else inv,
-                              step.qubits, n)
-        grad_initial = pair[B:]
-        return grad_angles, grad_initial, None
+            g_psi = apply_step(pair[:B], step.kind, generators[i], step.qubits, n)
+            contributions.append(torch.linalg.vecdot(pair[B:], g_psi).real)  # Re <lambda|-iG|psi>, (B,)
+            slots.append(step.slot)
+            pair = apply_step(pair, step.kind, inverses[i], step.qubits, n)
+        grad_angles = torch.zeros(B, angles.shape[1], dtype=angles.dtype, device=angles.device)
+        if slots:
+            index = torch.tensor(slots, device=angles.device).expand(B, -1)
+            grad_angles.scatter_add_(1, index, torch.stack(contributions, dim=1))
+        if angles.shape[0] == 1 and B > 1:  # angles were shared: sum the per-sample contributions
+            grad_angles = grad_angles.sum(0, keepdim=True)
+        return grad_angles, pair[B:], None
 
 
 def adjoint(program: TorchProgram, angles: torch.Tensor | None, initial_state: torch.Tensor,

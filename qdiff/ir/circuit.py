@@ -27,7 +27,14 @@ from qdiff.errors import GateError, ParameterError, QdiffError, QubitError
 from qdiff.ir.builders import GateBuilders
 from qdiff.ir.gates import GateSpec
 from qdiff.ir.library import get_spec, unitary_spec
-from qdiff.ir.parameters import Parameter, ParameterExpression, ParameterLike, ParameterVector, as_expression
+from qdiff.ir.parameters import (
+    Parameter,
+    ParameterExpression,
+    ParameterLike,
+    ParameterVector,
+    as_expression,
+    expand_parameter_mapping,
+)
 
 T = TypeVar("T")
 
@@ -250,21 +257,7 @@ class Circuit(GateBuilders):
             ParameterError: a key that is not a parameter of this circuit, or a vector's values of
                 the wrong length.
         """
-        flat: dict[Parameter, ParameterLike] = {}
-        for key, value in values.items():
-            if isinstance(key, ParameterVector):
-                items = list(value)  # type: ignore[call-overload]
-                if len(items) != len(key):
-                    raise ParameterError(f"assign: {key!r} needs {len(key)} values, got {len(items)}")
-                flat.update(zip(key, items))
-            elif isinstance(key, Parameter):
-                flat[key] = value  # type: ignore[assignment]
-            else:
-                raise ParameterError(f"assign: keys must be Parameters or ParameterVectors, got {key!r}")
-        known = set(self.parameters)
-        unknown = [p.name for p in flat if p not in known]
-        if unknown:
-            raise ParameterError(f"assign: parameter(s) {unknown} are not in the circuit")
+        flat = expand_parameter_mapping(values, self.parameters, "assign")
         out = Circuit(self._num_qubits, global_phase=self._global_phase, name=self.name)
         for op in self._ops:
             out.append(op.spec, op.qubits, tuple(e.substitute(flat) for e in op.params))

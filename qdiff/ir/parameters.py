@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import itertools
 import numbers
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Union
 
-from qdiff.errors import NonAffineError
+from qdiff.errors import NonAffineError, ParameterError
 
 _ids = itertools.count()
 
@@ -308,3 +308,33 @@ def as_expression(value: ParameterLike) -> ParameterExpression:
     if isinstance(value, Parameter):
         return value._expr()
     return ParameterExpression(offset=_as_real(value, "gate angle"))
+
+
+def expand_parameter_mapping(mapping: Mapping[object, object], known: Sequence[Parameter],
+                             context: str) -> dict[Parameter, object]:
+    """Flatten ``{Parameter | ParameterVector: value}`` into ``{Parameter: value}``.
+
+    A vector's value is split along its last axis (``value[..., i]`` for arrays and tensors,
+    ``list(value)`` otherwise). Every resulting parameter must be one of ``known``.
+
+    Raises:
+        ParameterError: a key that is not a (known) parameter, or a vector value of the wrong length.
+    """
+    flat: dict[Parameter, object] = {}
+    for key, value in mapping.items():
+        if isinstance(key, ParameterVector):
+            shape = getattr(value, "shape", None)
+            items = [value[..., i] for i in range(shape[-1])] if shape else list(value)  # type: ignore[index, call-overload]
+            if len(items) != len(key):
+                raise ParameterError(f"{context}: {key!r} needs {len(key)} values, got {len(items)} "
+                                     f"(a vector's values lie along the last dimension, here {len(key)})")
+            flat.update(zip(key, items))
+        elif isinstance(key, Parameter):
+            flat[key] = value
+        else:
+            raise ParameterError(f"{context}: keys must be Parameters or ParameterVectors, got {key!r}")
+    known_set = set(known)
+    unknown = [p.name for p in flat if p not in known_set]
+    if unknown:
+        raise ParameterError(f"{context}: parameter(s) {unknown} are not in the circuit")
+    return flat
