@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import torch
 
 import qdiff
+from qdiff.apps.ansatz import hardware_efficient
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -18,15 +19,7 @@ def _demo(args: argparse.Namespace) -> int:
     if n < 2 or layers < 1:
         print("error: --qubits must be >= 2 and --layers >= 1", file=sys.stderr)
         return 2
-    weights = qdiff.ParameterVector("w", 2 * n * layers)
-    circuit = qdiff.Circuit(n)
-    k = 0
-    for _ in range(layers):
-        for q in range(n):
-            circuit.ry(weights[k], q).rz(weights[k + 1], q)
-            k += 2
-        for q in range(n - 1):
-            circuit.cx(q, q + 1)
+    circuit = hardware_efficient(n, layers)
     hamiltonian = sum((qdiff.Z(i) @ qdiff.Z(i + 1) for i in range(n - 1)), qdiff.PauliSum())
     hamiltonian = hamiltonian + sum((qdiff.X(i) for i in range(n)), qdiff.PauliSum())
     generator = torch.Generator().manual_seed(args.seed)
