@@ -154,24 +154,21 @@ def _block_layout(num_qubits: int, qubits: tuple[int, ...], low: int) -> tuple:
     return shape, tuple(strides), axes, tuple(index_shape), pos, local
 
 
-_PERMUTATION_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
-
-
+@lru_cache(maxsize=64)
 def _bottom_permutation(num_qubits: int, qubits: tuple[int, ...],
                         device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gather indices ``(1, 2**n)`` moving ``qubits`` to bits ``0..k-1`` (the rest keep their order), and back."""
-    key = (num_qubits, qubits, device)
-    if key not in _PERMUTATION_CACHE:
-        order = list(qubits) + [q for q in range(num_qubits) if q not in qubits]  # new bit i <- old bit order[i]
-        new = np.arange(1 << num_qubits)
-        old = np.zeros_like(new)
-        for i, q in enumerate(order):
-            old |= ((new >> i) & 1) << q
-        back = np.empty_like(old)
-        back[old] = new
-        _PERMUTATION_CACHE[key] = (torch.as_tensor(old[None], device=device),
-                                   torch.as_tensor(back[None], device=device))
-    return _PERMUTATION_CACHE[key]
+    """Gather indices ``(1, 2**n)`` moving ``qubits`` to bits ``0..k-1`` (the rest keep their order), and back.
+
+    Memoised per (size, qubits, device) with a bound, since each entry holds two ``2**n`` index vectors.
+    """
+    order = list(qubits) + [q for q in range(num_qubits) if q not in qubits]  # new bit i <- old bit order[i]
+    new = np.arange(1 << num_qubits)
+    old = np.zeros_like(new)
+    for i, q in enumerate(order):
+        old |= ((new >> i) & 1) << q
+    back = np.empty_like(old)
+    back[old] = new
+    return torch.as_tensor(old[None], device=device), torch.as_tensor(back[None], device=device)
 
 
 def _is_contiguous(qubits: Sequence[int]) -> bool:
