@@ -36,7 +36,8 @@ def test_qdiff_to_qiskit_to_qdiff(seed):
     assert [p.name for p in back.parameters] == [p.name for p in circuit.parameters]
     assert [(op.name, op.qubits) for op in back] == [(op.name, op.qubits) for op in circuit]
     for ours, theirs in zip(circuit, back):
-        assert [_by_name(e) for e in theirs.params] == pytest.approx([_by_name(e) for e in ours.params])
+        for e_theirs, e_ours in zip(theirs.params, ours.params, strict=True):
+            assert _by_name(e_theirs) == pytest.approx(_by_name(e_ours))
     assert np.exp(1j * back.global_phase) == pytest.approx(np.exp(1j * circuit.global_phase))
 
 
