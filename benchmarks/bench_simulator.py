@@ -17,13 +17,17 @@ Three targets (floors, never timed unit tests):
 3. Batching: 1024 parameter sets at n = 8 through one call at least 50x faster than 1024 calls
    (``qdiff.state`` and ``qdiff.expval`` of a 4-layer hardware-efficient circuit).
 
-Every time is the median of several repeats after a warm-up. The report (markdown) is printed
-and written to ``benchmarks/results/simulator.md``.
+Every time is the median of several repeats after a warm-up. glibc's malloc is set for this
+process not to unmap and re-fault states between calls (``--system-malloc`` to leave it alone;
+see :func:`settle_allocator` and benchmarks/README.md). The report (markdown) is printed and
+written to ``benchmarks/results/simulator.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import datetime
 import gc
 import os
@@ -67,16 +71,29 @@ def paired_medians(fns: list[Callable[[], object]], repeats: int, warmup: int = 
     return [statistics.median(ts) for ts in times]
 
 
-def settle_allocator() -> None:
-    """Free one 24 MiB block so that glibc's malloc keeps states up to that size mapped.
+def settle_allocator(tune: bool) -> str:
+    """Keep glibc's malloc from unmapping and re-faulting states between calls; returns a note.
 
-    glibc serves a block above its mmap threshold with fresh pages and unmaps it on free; the
-    threshold rises to the largest mapped block freed so far (at most 32 MiB). Until a process
-    has freed one, every 4-16 MiB state (n = 8 batches, n = 20) may be page-faulted anew, or not,
-    depending on what ran before: a 2-3x swing that has nothing to do with the kernels. One
-    24 MiB block, as any larger workload leaves behind, makes every run start alike (README).
+    glibc serves a block above its mmap threshold (128 KiB, raised to the largest mapped block
+    freed so far, at most 32 MiB) with fresh pages, a page fault per 4 KiB, and unmaps it on free;
+    the heap top is trimmed now and then. So whether a 4-32 MiB state (n = 8 batches, n = 20-22)
+    is faulted in anew depends on what ran before, call by call: 2-4x swings that hit the copy
+    and the gates at random, while states above 32 MiB are always faulted in (which pads both
+    sides of the ratio). ``tune``: no mmap and no trimming for the whole run, so every state
+    after its first use is reused memory; ratios then measure the kernels, not the page faults.
+    Without ``tune`` (or without glibc) one 24 MiB block is freed first, which only moves the
+    threshold.
     """
+    if tune:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c"))
+            m_trim_threshold, m_mmap_max = -1, -4
+            if libc.mallopt(m_mmap_max, 0) and libc.mallopt(m_trim_threshold, 2**31 - 1):
+                return "glibc malloc set by this benchmark: no mmap, no trimming (memory reused, no page faults)"
+        except (OSError, AttributeError, TypeError):
+            pass
     torch.empty(3 << 20, dtype=torch.float64).fill_(0.0)
+    return "system malloc (one 24 MiB block freed first)"
 
 
 def verdict(ok: bool) -> str:
@@ -303,6 +320,7 @@ def report(args: argparse.Namespace, gates: list[GateRow], overhead: list[Overhe
         f"- dtypes: {', '.join(args.dtypes)}; sizes n = {', '.join(map(str, args.sizes))}; "
         f"repeats: {args.repeats} (median, after warm-up); mode: {'quick' if args.quick else 'full'}",
         f"- load average (1/5/15 min) at start: {load_start}, at end: {load()}; run time {seconds:.0f} s",
+        f"- allocator: {args.malloc_note}",
         "- targets are floors, checked as ratios measured in this run; on a shared machine a high load "
         "average means noisy times, so rerun before trusting a FAIL",
         "",
@@ -375,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1024, help="batch size of target 3")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["gates", "overhead", "batch"])
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="leave glibc's malloc thresholds alone (see settle_allocator)")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "simulator.md")
     args = parser.parse_args(argv)
     if args.sizes is None:
@@ -389,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load_start = load()
     t0 = time.perf_counter()
-    settle_allocator()
+    args.malloc_note = settle_allocator(not args.system_malloc)
     gates = overhead = batch = []
     if "gates" not in args.skip:
         gates = bench_gates(args.sizes, args.dtypes, args.repeats, log)

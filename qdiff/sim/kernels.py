@@ -27,16 +27,19 @@ low qubits are handled in a block of consecutive amplitudes instead:
   ``0..k-1``, the low-block GEMM, and the gather back (about three passes instead of ``d``).
 * diagonal: one broadcast multiply; when a target qubit is below ``_WIDE_BITS`` the factor is
   first spread over a block of ``2**_WIDE_BITS`` amplitudes (one ``index_select``).
-* monomial (permutation times phases): one ``gather`` whose source is an overlapping strided
-  window of the state and whose index (``2**k`` high-bit patterns x one block) is precomputed
-  per plan; its backward is the inverse monomial (:class:`_GatherMonomial`).
+* monomial (permutation times phases): targets all at or above ``_WIDE_BITS``: whole rows of
+  ``2**qubits[0]`` amplitudes move, one ``index_select`` of rows (memcpy speed); otherwise one
+  ``gather`` whose source is an overlapping strided window of the state and whose index (the
+  high-target-bit patterns x a block of ``2**_GATHER_BITS``) is precomputed per plan, moving
+  complex64 amplitudes in 16-byte pairs when qubit 0 is no target; its backward is the inverse
+  monomial (:class:`_GatherMonomial`). Phases, if any, are one more in-place multiply.
 * small states (``B * 2**n <= _SMALL``): the fewest torch calls (one ``mm``/``bmm``, one
   multiply, one gather over the whole state), since per-call overhead dominates there.
 * batch-last: a matmul per block (shared dense matrix), ``d`` broadcast multiply-adds (batched
   dense), one multiply (diagonal), ``2**k`` slice copies (monomial), all with ``B`` innermost.
 
-Index tensors and plans are memoized per ``(num_qubits, qubits, device)``; they hold constants
-only, never state.
+Index tensors and plans are memoized (bounded ``lru_cache``) per ``(num_qubits, qubits,
+device)``; they hold constants only, never state.
 """
 
 from __future__ import annotations
@@ -118,7 +121,7 @@ def _factor_shape(num_qubits: int, qubits: tuple[int, ...]) -> tuple[tuple[int, 
     return shape, tuple(factor)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def _block_layout(num_qubits: int, qubits: tuple[int, ...], low: int) -> tuple:
     """The state as ``(B, *shape)``: gap blocks, one size-2 axis per target qubit ``>= low``, then a
     block of the lowest ``low`` bits (which holds every target qubit below ``low``).
@@ -237,7 +240,7 @@ def apply_dense(state: torch.Tensor, matrix: torch.Tensor, qubits: Sequence[int]
     return _dense_columns(state.view(B, L, d, R), _columns(matrix, (B, 1, d, 1), (1, d, 1))).view(B, N)
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
 def _bottom_swap(num_qubits: int, qubits: tuple[int, ...]) -> MonomialPlan:
     """The bit permutation that swaps ``qubits[i]`` with bit ``i`` in turn (as a monomial plan)."""
     k = len(qubits)
@@ -262,7 +265,9 @@ def _dense_via_bottom(state: torch.Tensor, matrix: torch.Tensor, qubits: tuple[i
     return apply_monomial(apply_dense(low, matrix, range(len(qubits)), num_qubits), plan.inverse())
 
 
-_SIGNS: dict[tuple, torch.Tensor] = {}
+@lru_cache(maxsize=16)
+def _re_im_signs(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.tensor([-1.0, 1.0], dtype=dtype, device=device)
 
 
 def _dense_embedded_real(state: torch.Tensor, matrix: torch.Tensor, d: int, R: int, W: int) -> torch.Tensor:
@@ -274,12 +279,8 @@ def _dense_embedded_real(state: torch.Tensor, matrix: torch.Tensor, d: int, R: i
     """
     B, N = state.shape
     big_t = _embed_transposed(matrix, d, R, W // (d * R))  # (..., W, W) = (input j, output i)
-    key = (big_t.dtype, big_t.device)
-    if key not in _SIGNS:
-        _SIGNS[key] = torch.tensor([-1.0, 1.0], dtype=torch.empty((), dtype=big_t.dtype).real.dtype,
-                                   device=big_t.device)
     pairs = torch.view_as_real(big_t)  # (..., j, i, 2): input re -> (out re, out im) = (a, b)
-    rotated = pairs.flip(-1) * _SIGNS[key]  # input im -> (-b, a)
+    rotated = pairs.flip(-1) * _re_im_signs(pairs.dtype, pairs.device)  # input im -> (-b, a)
     real_t = torch.stack((pairs, rotated), dim=-3).reshape(big_t.shape[:-2] + (2 * W, 2 * W))
     rows = torch.view_as_real(state.resolve_conj())
     if matrix.dim() == 3:
@@ -289,17 +290,17 @@ def _dense_embedded_real(state: torch.Tensor, matrix: torch.Tensor, d: int, R: i
     return torch.view_as_complex(out.view(B, N, 2))
 
 
-_EYES: dict[tuple, torch.Tensor] = {}
+@lru_cache(maxsize=64)
+def _eye_pattern(A: int, R: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``delta(a, a') delta(r, r')`` laid out ``(a', 1, r', a, 1, r)``."""
+    eye_a = torch.eye(A, dtype=dtype, device=device)
+    eye_r = torch.eye(R, dtype=dtype, device=device)
+    return eye_a[:, None, None, :, None, None] * eye_r[None, None, :, None, None, :]
 
 
 def _embed_transposed(matrix: torch.Tensor, d: int, R: int, A: int) -> torch.Tensor:
     """``kron(I_A, M, I_R)^T``, shape ``(..., W, W)`` with ``W = A*d*R``, contiguous, by one multiply."""
-    key = (A, R, matrix.dtype, matrix.device)
-    pattern = _EYES.get(key)
-    if pattern is None:  # delta(a, a') delta(r, r') laid out (a', 1, r', a, 1, r)
-        eye_a = torch.eye(A, dtype=matrix.dtype, device=matrix.device)
-        eye_r = torch.eye(R, dtype=matrix.dtype, device=matrix.device)
-        pattern = _EYES[key] = eye_a[:, None, None, :, None, None] * eye_r[None, None, :, None, None, :]
+    pattern = _eye_pattern(A, R, matrix.dtype, matrix.device)
     W = A * d * R
     # entry (a', j, r', a, i, r) of the transpose is M[i, j] delta(a, a') delta(r, r')
     return (matrix.mT[..., None, :, None, None, :, None] * pattern).reshape(matrix.shape[:-2] + (W, W))
@@ -402,9 +403,7 @@ def apply_diagonal(state: torch.Tensor, diagonal: torch.Tensor, qubits: Sequence
     return (state.view((B,) + shape) * factor).view(B, N)
 
 
-_DIAGONAL_PLANS: dict[tuple, tuple] = {}
-
-
+@lru_cache(maxsize=1024)
 def _diagonal_plan(num_qubits: int, qubits: tuple[int, ...], device: torch.device) -> tuple:
     """``(view shape, factor shape, index, flat)`` for :func:`apply_diagonal` (cached).
 
@@ -413,27 +412,23 @@ def _diagonal_plan(num_qubits: int, qubits: tuple[int, ...], device: torch.devic
     ``None`` when the block is the whole state, and ``flat`` says that an unbatched block
     broadcasts as it is.
     """
-    key = (num_qubits, qubits, device)
-    plan = _DIAGONAL_PLANS.get(key)
-    if plan is None:
-        low = min(num_qubits, _WIDE_BITS)
-        if qubits[0] >= low:
-            plan = _factor_shape(num_qubits, qubits) + (None, False)
-        else:
-            shape, _, _, index_shape, _, local = _block_layout(num_qubits, qubits, low)
-            index = torch.as_tensor(local.reshape(-1), device=device)
-            plan = (None if low == num_qubits else shape, index_shape, index, local.shape[0] == 1)
-        _DIAGONAL_PLANS[key] = plan
-    return plan
+    low = min(num_qubits, _WIDE_BITS)
+    if qubits[0] >= low:
+        return _factor_shape(num_qubits, qubits) + (None, False)
+    shape, _, _, index_shape, _, local = _block_layout(num_qubits, qubits, low)
+    index = torch.as_tensor(local.reshape(-1), device=device)
+    return (None if low == num_qubits else shape, index_shape, index, local.shape[0] == 1)
 
 
 # -------------------------------------------------------------------------------------- monomial
 
 
 class MonomialPlan:
-    """Precomputed slices for a permutation-with-phases operator on ascending ``qubits``.
+    """A permutation-with-phases operator on ascending ``qubits``, with its precomputed indices.
 
-    ``new[perm[j]] = phases[j] * old[j]`` for each local basis index ``j``.
+    ``new[perm[j]] = phases[j] * old[j]`` for each local basis index ``j``. Holds the slices
+    used on batch-last states and, built on first use per dtype and device, the gather and row
+    indices used on row-major ones.
     """
 
     def __init__(self, perm: Sequence[int], phases: Sequence[complex], qubits: Sequence[int], num_qubits: int):
@@ -473,8 +468,8 @@ class MonomialPlan:
     def gather_data(self, dtype: torch.dtype, device: torch.device, whole: bool = False) -> tuple:
         """``(view_shape, window_size, window_strides, index, phases or None)`` for the gather path.
 
-        The output is viewed as ``(B, *shape, 2**low)``: gap blocks, one size-2 axis per target
-        qubit at or above ``low``, and a block of the lowest ``low`` bits. Each output amplitude
+        The output is viewed as ``(B, *shape, 2**low)`` (``low = _GATHER_BITS``): gap blocks, one
+        size-2 axis per target qubit at or above ``low``, and a block of the lowest ``low`` bits. Each output amplitude
         reads ``window[offset]`` of a strided window that starts where all high target bits are 0;
         ``index`` holds those offsets, shaped to broadcast over the gap blocks. ``whole``: the
         block is the whole state (``index`` is ``(1, 2**n)``, the source of every amplitude).
