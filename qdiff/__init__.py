@@ -51,6 +51,8 @@ _LAZY = {
     # the Qiskit bridge: qdiff.interop imports Qiskit only when one of these is called
     "to_qiskit": "qdiff.interop", "from_qiskit": "qdiff.interop", "to_sparse_pauli_op": "qdiff.interop",
     "from_sparse_pauli_op": "qdiff.interop", "load_qasm": "qdiff.interop", "dump_qasm": "qdiff.interop",
+    # Qiskit backends: qdiff.backends imports Qiskit only when a backend is used
+    "AerBackend": "qdiff.backends", "QiskitBackend": "qdiff.backends", "ibm_backend": "qdiff.backends",
 }
 
 
@@ -73,6 +75,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "AerBackend",
     "BackendError",
     "bitstrings",
     "Circuit",
@@ -87,6 +90,7 @@ __all__ = [
     "GateSpec",
     "hessian",
     "I",
+    "ibm_backend",
     "load_qasm",
     "metric_tensor",
     "NonAffineError",
@@ -99,6 +103,7 @@ __all__ = [
     "PauliSum",
     "probs",
     "QdiffError",
+    "QiskitBackend",
     "QNGOptimizer",
     "QuantumLayer",
     "QubitError",

@@ -46,4 +46,12 @@ class DifferentiationError(QdiffError, ValueError):
 
 
 class BackendError(QdiffError, RuntimeError):
-    """A backend cannot run this circuit or returned a failure."""
+    """A backend cannot run this circuit or returned a failure.
+
+    Attributes:
+        job_id: the id of the failed job, when a submitted job failed (else ``None``).
+    """
+
+    def __init__(self, *args: object, job_id: str | None = None):
+        super().__init__(*args)
+        self.job_id = job_id

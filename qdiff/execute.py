@@ -2,7 +2,8 @@
 
 Each takes a circuit and its parameter values, shape ``(*batch, circuit.num_parameters)`` (or a
 dict ``{Parameter or ParameterVector: value}``), simulates on the torch statevector and returns
-torch tensors differentiable with the engine chosen by ``method=``. Batch dimensions of
+torch tensors differentiable with the engine chosen by ``method=``; with ``backend=`` (see
+:mod:`qdiff.backends`) the call is handed to that backend object instead. Batch dimensions of
 ``values`` and of an ``initial_state`` broadcast. Everything is validated before any state is
 allocated.
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from qdiff.errors import ObservableError, ParameterError, QubitError, ShotsError
+from qdiff.errors import BackendError, ObservableError, ParameterError, QubitError, ShotsError
 from qdiff.grad import get_engine
 from qdiff.ir.circuit import Circuit
 from qdiff.ir.observables import PauliSum
@@ -163,9 +164,26 @@ def _execute(circuit: Circuit, values: Values, measure: Callable[[torch.Tensor],
     return prep.finish(out)
 
 
+def _on_backend(backend: object, call: str, circuit: Circuit, values: Values, initial_state: InitialState,
+                dtype: torch.dtype | None, device: torch.device | str | None, **kwargs: object) -> torch.Tensor:
+    """Hand a call to a Qiskit backend object (see :mod:`qdiff.backends`); results keep its dtype
+    unless ``dtype`` asks for single precision, and move to ``device`` when given."""
+    run = getattr(backend, call, None)
+    if run is None:
+        raise TypeError(f"backend= takes a qdiff backend (qdiff.AerBackend, qdiff.QiskitBackend), got "
+                        f"{type(backend).__name__}")
+    if initial_state is not None:
+        raise BackendError("initial_state is not supported with backend=; prepare the state with gates "
+                           "at the start of the circuit")
+    out = run(_check_circuit(circuit), values=values, **kwargs)
+    if dtype in (torch.complex64, torch.float32):
+        out = out.to(torch.complex64 if out.is_complex() else torch.float32)
+    return out if device is None else out.to(device)
+
+
 def state(circuit: Circuit, values: Values = None, *, initial_state: InitialState = None,
           dtype: torch.dtype | None = None, device: torch.device | str | None = None,
-          method: str = "auto") -> torch.Tensor:
+          method: str = "auto", backend: object = None) -> torch.Tensor:
     """The statevector ``U(values)|initial_state>``.
 
     Args:
@@ -176,9 +194,13 @@ def state(circuit: Circuit, values: Values = None, *, initial_state: InitialStat
         dtype: ``torch.complex128`` (default) or ``torch.complex64``.
         device: torch device; defaults to that of ``values``, else the CPU.
         method: gradient engine (see :mod:`qdiff.grad`).
+        backend: ``None`` (the torch simulator) or a backend from :mod:`qdiff.backends` that can
+            return states (``AerBackend()``; no gradient). Every function below takes it too.
     Returns:
         complex tensor ``(*batch, 2**n)``, little-endian (qubit 0 is the least significant bit).
     """
+    if backend is not None:
+        return _on_backend(backend, "state", circuit, values, initial_state, dtype, device)
     return _execute(circuit, values, lambda s: s, initial_state=initial_state, dtype=dtype,
                     device=device, method=method, linear=False)
 
@@ -213,12 +235,15 @@ def _check_qubit_list(qubits: Sequence[int] | None, n: int) -> list[int] | None:
 
 def probs(circuit: Circuit, values: Values = None, *, qubits: Sequence[int] | None = None,
           initial_state: InitialState = None, dtype: torch.dtype | None = None,
-          device: torch.device | str | None = None, method: str = "auto") -> torch.Tensor:
+          device: torch.device | str | None = None, method: str = "auto", backend: object = None) -> torch.Tensor:
     """Measurement probabilities ``(*batch, 2**k)``, optionally marginal on ``qubits``.
 
     As Qiskit's ``Statevector.probabilities(qargs)``: the first listed qubit is the least
     significant bit of the result index. Other arguments as :func:`state`.
     """
+    if backend is not None:
+        return _on_backend(backend, "probs", circuit, values, initial_state, dtype, device, qubits=qubits,
+                           method=method)
     qs = _check_qubit_list(qubits, _check_circuit(circuit).num_qubits)
     n = circuit.num_qubits
 
@@ -246,11 +271,14 @@ def _observable_groups(circuit: Circuit, observables: PauliSum | Sequence[PauliS
 
 def expval(circuit: Circuit, observables: PauliSum | Sequence[PauliSum], values: Values = None, *,
            initial_state: InitialState = None, dtype: torch.dtype | None = None,
-           device: torch.device | str | None = None, method: str = "auto") -> torch.Tensor:
+           device: torch.device | str | None = None, method: str = "auto", backend: object = None) -> torch.Tensor:
     """Expectation values ``<psi|O|psi>``: ``(*batch,)`` for one observable, ``(*batch, K)`` for a list.
 
     Observables must be Hermitian :class:`PauliSum` on the circuit's qubits.
     """
+    if backend is not None:
+        return _on_backend(backend, "expval", circuit, values, initial_state, dtype, device,
+                           observables=observables, method=method)
     groups, single = _observable_groups(_check_circuit(circuit), observables)
     n = circuit.num_qubits
 
@@ -264,8 +292,11 @@ def expval(circuit: Circuit, observables: PauliSum | Sequence[PauliSum], values:
 
 def var(circuit: Circuit, observables: PauliSum | Sequence[PauliSum], values: Values = None, *,
         initial_state: InitialState = None, dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None, method: str = "auto") -> torch.Tensor:
+        device: torch.device | str | None = None, method: str = "auto", backend: object = None) -> torch.Tensor:
     """Variances ``<O^2> - <O>^2``, shaped like :func:`expval`'s result."""
+    if backend is not None:
+        return _on_backend(backend, "var", circuit, values, initial_state, dtype, device,
+                           observables=observables, method=method)
     groups, single = _observable_groups(_check_circuit(circuit), observables)
     n = circuit.num_qubits
 
@@ -288,7 +319,8 @@ def var(circuit: Circuit, observables: PauliSum | Sequence[PauliSum], values: Va
 
 def sample(circuit: Circuit, values: Values = None, shots: int = 1024, *, seed: int | None = None,
            qubits: Sequence[int] | None = None, initial_state: InitialState = None,
-           dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+           dtype: torch.dtype | None = None, device: torch.device | str | None = None,
+           backend: object = None) -> torch.Tensor:
     """Measurement outcomes as integers ``(*batch, shots)`` (little-endian, int64).
 
     Args:
@@ -299,6 +331,9 @@ def sample(circuit: Circuit, values: Values = None, shots: int = 1024, *, seed: 
     """
     if isinstance(shots, bool) or not isinstance(shots, numbers.Integral) or shots <= 0:
         raise ShotsError(f"shots must be a positive int, got {shots!r}")
+    if backend is not None:
+        return _on_backend(backend, "sample", circuit, values, initial_state, None, device, shots=int(shots),
+                           seed=seed, qubits=qubits)
     with torch.no_grad():
         p = probs(circuit, values, qubits=qubits, initial_state=initial_state, dtype=dtype, device=device,
                   method="backprop")

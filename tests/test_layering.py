@@ -1,8 +1,9 @@
 """DESIGN.md's import rules, checked by parsing every module of the package with ``ast``.
 
 Layers only import downward: ``ir`` imports nothing of qdiff but ``qdiff.errors`` (and never
-torch at module level); ``sim`` never imports ``grad`` or ``apps``; ``grad`` never imports
-``apps`` or Qiskit; ``flows`` imports nothing quantum; ``qdiff/__init__.py`` does not import
+torch at module level); ``sim`` never imports ``grad``, ``backends`` or ``apps``; ``backends``
+imports no layer above it and Qiskit only inside functions; ``grad`` never imports ``apps`` or
+Qiskit; ``flows`` imports nothing quantum; ``qdiff/__init__.py`` does not import
 Qiskit.
 """
 
@@ -121,8 +122,24 @@ def test_ir_never_imports_torch_at_module_level():
 
 
 def test_sim_never_imports_grad_or_apps():
-    bad = _violations("sim", lambda i: _within(i.module, "qdiff.grad", "qdiff.apps"))
+    bad = _violations("sim", lambda i: _within(i.module, "qdiff.grad", "qdiff.apps", "qdiff.backends"))
     assert not bad, "\n".join(bad)
+
+
+ABOVE_BACKENDS = ("qdiff.grad", "qdiff.apps", "qdiff.execute", "qdiff.layers", "qdiff.derivatives", "qdiff.optim",
+                  "qdiff.flows")
+
+
+def test_backends_import_only_downward():
+    """``backends`` sits between ``grad`` and ``sim``: it never imports a layer above it."""
+    bad = _violations("backends", lambda i: _within(i.module, *ABOVE_BACKENDS) or i.module == "qdiff")
+    assert not bad, "\n".join(bad)
+
+
+def test_backends_import_qiskit_only_inside_functions():
+    bad = _violations("backends", lambda i: i.top_level and _within(i.module, "qiskit", "qiskit_aer",
+                                                                        "qiskit_ibm_runtime"))
+    assert not bad, "qdiff.backends must load Qiskit lazily:\n" + "\n".join(bad)
 
 
 def test_grad_never_imports_apps_or_qiskit():
