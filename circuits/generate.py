@@ -20,6 +20,7 @@ from qiskit import qasm3
 from qiskit.quantum_info import Operator, SparsePauliOp, Statevector
 
 import qdiff
+from qdiff.apps.qcbm import bars_and_stripes, born_circuit, chow_liu_tree, mutual_information
 
 HERE = Path(__file__).resolve().parent
 TREE_SEED = 2018  # ties and cx directions of the Chow-Liu tree
@@ -28,80 +29,7 @@ MARGINAL_QUBITS = 6  # ... on qubits 0..5
 DIGITS = 13  # rounding of stored probabilities and expectation values (tests compare at 1e-10)
 
 
-# -- bars and stripes and its Chow-Liu tree -------------------------------------------------------
-
-def bars_and_stripes(rows: int, cols: int) -> np.ndarray:
-    """The valid ``rows x cols`` images as ``(K, rows*cols)`` bits, pixel ``r*cols + c`` (row-major)."""
-    images = set()
-    for mask in range(2**rows):  # every row constant (stripes)
-        images.add(tuple((mask >> r) & 1 for r in range(rows) for _ in range(cols)))
-    for mask in range(2**cols):  # every column constant (bars)
-        images.add(tuple((mask >> c) & 1 for _ in range(rows) for c in range(cols)))
-    return np.array(sorted(images))
-
-
-def mutual_information(data: np.ndarray) -> np.ndarray:
-    """Pairwise mutual information (nats) of the bits of uniformly weighted samples ``(K, n)``."""
-    n = data.shape[1]
-    mi = np.zeros((n, n))
-    for i in range(n):
-        for j in range(i + 1, n):
-            total = 0.0
-            for a in (0, 1):
-                for b in (0, 1):
-                    pab = np.mean((data[:, i] == a) & (data[:, j] == b))
-                    pa, pb = np.mean(data[:, i] == a), np.mean(data[:, j] == b)
-                    if pab > 0:
-                        total += pab * np.log(pab / (pa * pb))
-            mi[i, j] = mi[j, i] = total
-    return mi
-
-
-def chow_liu_tree(mi: np.ndarray, seed: int) -> list[tuple[int, int]]:
-    """Maximum spanning tree of ``mi`` as ``(control, target)`` pairs in the order found.
-
-    Kruskal's algorithm, written out so that ties (all same-row and same-column pairs of bars and
-    stripes tie) are broken by a seeded shuffle rather than by a library's internal edge order;
-    the direction of each edge is a seeded coin flip.
-    """
-    rng = np.random.default_rng(seed)
-    n = len(mi)
-    edges = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    shuffled = [edges[k] for k in rng.permutation(len(edges))]
-    shuffled.sort(key=lambda e: -round(mi[e], 12))  # stable: the shuffle decides among ties
-    root = list(range(n))
-
-    def find(x: int) -> int:
-        while root[x] != x:
-            root[x] = root[root[x]]
-            x = root[x]
-        return x
-
-    tree = []
-    for i, j in shuffled:
-        if find(i) != find(j):
-            root[find(i)] = find(j)
-            tree.append((i, j) if rng.integers(2) == 0 else (j, i))
-    return tree
-
-
-# -- circuits --------------------------------------------------------------------------------------
-
-def born_machine(n: int, depth: int, edges: list[tuple[int, int]]) -> qdiff.Circuit:
-    """Liu & Wang's Born machine: (rx, rz), then (rz, rx, rz) x (depth-1), then (rz, rx), per qubit,
-    with one layer of cx on ``edges`` between consecutive rotation layers; (3 depth + 1) n angles."""
-    theta = iter(qdiff.ParameterVector("theta", (3 * depth + 1) * n))
-    c = qdiff.Circuit(n, name="qcbm")
-    for layer in range(depth + 1):
-        gates = ("rx", "rz") if layer == 0 else ("rz", "rx") if layer == depth else ("rz", "rx", "rz")
-        for q in range(n):
-            for g in gates:
-                getattr(c, g)(next(theta), q)
-        if layer < depth:
-            for control, target in edges:
-                c.cx(control, target)
-    return c
-
+# -- circuits (bars and stripes, its Chow-Liu tree and the Born machine come from qdiff.apps.qcbm) --
 
 def hardware_efficient(n: int, layers: int = 4) -> qdiff.Circuit:
     """``layers`` x (ry on every qubit, rz on every qubit, cx chain 0-1, 1-2, ...)."""
@@ -226,9 +154,9 @@ def reference(text: str, names: list[str], values: list[float], kind: str) -> di
 
 def corpus() -> dict[str, tuple[Callable[[], qdiff.Circuit], str]]:
     """File name -> (builder, observable kind)."""
-    tree = chow_liu_tree(mutual_information(bars_and_stripes(3, 3)), TREE_SEED)
+    tree = chow_liu_tree(bars_and_stripes(3, 3), TREE_SEED)
     return {
-        "qcbm_bas3x3_d10.qasm": (lambda: born_machine(9, 10, tree), "bas"),
+        "qcbm_bas3x3_d10.qasm": (lambda: born_circuit(9, 10, tree), "bas"),
         "hea_n4_l4.qasm": (lambda: hardware_efficient(4), "hea"),
         "hea_n8_l4.qasm": (lambda: hardware_efficient(8), "hea"),
         "hea_n12_l4.qasm": (lambda: hardware_efficient(12), "hea"),
@@ -243,7 +171,7 @@ def main() -> None:
     from qiskit.synthesis import synth_qft_full
 
     mi = mutual_information(bars_and_stripes(3, 3))
-    tree = chow_liu_tree(mi, TREE_SEED)
+    tree = chow_liu_tree(bars_and_stripes(3, 3), TREE_SEED)
     print("Chow-Liu tree of BAS 3x3 (control, target):", tree)
     print("edge MI (nats):", sorted({round(float(mi[e]), 4) for e in tree}))
     qft5 = qft(5)

@@ -11,6 +11,7 @@ import torch
 
 import qdiff
 from qdiff.apps.ansatz import hardware_efficient
+from qdiff.apps.qcbm.command import add_parser as add_qcbm_parser
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--layers", type=int, default=3, help="ansatz layers (default 3)")
     demo.add_argument("--seed", type=int, default=0, help="seed for the random initial angles")
     demo.set_defaults(run=_demo)
+    add_qcbm_parser(sub)
     return parser
 
 

@@ -1,0 +1,107 @@
+"""The Born-machine circuit of Liu & Wang and its entanglers, including the Chow-Liu tree of a
+data set (pairwise mutual information of the bits, maximum spanning tree).
+
+>>> from qdiff.apps.qcbm.data import bars_and_stripes
+>>> tree = chow_liu_tree(bars_and_stripes(3, 3), seed=0)
+>>> len(tree), born_circuit(9, 10, tree).num_parameters
+(8, 279)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from qdiff.apps.ansatz import entangler_edges
+from qdiff.apps.qcbm.data import Distribution
+from qdiff.errors import GateError
+from qdiff.ir.circuit import Circuit
+from qdiff.ir.parameters import ParameterVector
+
+Edges = Sequence[tuple[int, int]]
+
+
+def mutual_information(distribution: Distribution) -> np.ndarray:
+    """Pairwise mutual information (nats) of the bits of ``distribution``: ``(n, n)``, zero diagonal."""
+    n = distribution.num_bits
+    p = distribution.probs.reshape((2,) * n)  # axis j <-> bit n-1-j
+    mi = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            others = tuple(a for a in range(n) if a not in (n - 1 - i, n - 1 - j))
+            joint = p.sum(axis=others)  # (2, 2), axes in ascending order of n-1-bit
+            pi, pj = joint.sum(axis=0), joint.sum(axis=1)
+            outer = np.outer(pj, pi)
+            mask = joint > 0
+            mi[i, j] = mi[j, i] = float((joint[mask] * np.log(joint[mask] / outer[mask])).sum())
+    return mi
+
+
+def chow_liu_tree(distribution: Distribution, seed: int = 0) -> list[tuple[int, int]]:
+    """The Chow-Liu tree of the bits as ``(control, target)`` pairs.
+
+    Kruskal's maximum spanning tree on the mutual information. Ties (in bars-and-stripes every
+    same-row and same-column pair ties) are broken by a seeded shuffle, and each edge's direction
+    is a seeded coin flip, as in the paper, so ``seed`` fixes the tree.
+    """
+    mi = mutual_information(distribution)
+    rng = np.random.default_rng(seed)
+    n = len(mi)
+    edges = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    shuffled = [edges[k] for k in rng.permutation(len(edges))]
+    shuffled.sort(key=lambda e: -round(mi[e], 12))  # stable sort: the shuffle decides among ties
+    root = list(range(n))
+
+    def find(x: int) -> int:
+        while root[x] != x:
+            root[x] = root[root[x]]
+            x = root[x]
+        return x
+
+    tree = []
+    for i, j in shuffled:
+        if find(i) != find(j):
+            root[find(i)] = find(j)
+            tree.append((i, j) if rng.integers(2) == 0 else (j, i))
+    return tree
+
+
+def entangler_for(name_or_edges: str | Edges, num_qubits: int, distribution: Distribution | None = None,
+                  seed: int = 0) -> list[tuple[int, int]]:
+    """Entangler edges by name: ``"chow-liu"`` (needs the data), ``"line"``, ``"ring"``, or explicit pairs."""
+    if name_or_edges == "chow-liu":
+        if distribution is None:
+            raise GateError("the chow-liu entangler is computed from data; pass the target distribution")
+        return chow_liu_tree(distribution, seed)
+    if name_or_edges == "line":
+        return entangler_edges(num_qubits, "chain")
+    if name_or_edges in ("ring", "chain") or not isinstance(name_or_edges, str):
+        return entangler_edges(num_qubits, name_or_edges)
+    raise GateError(f"unknown entangler {name_or_edges!r}; use chow-liu, line, ring or a list of (control, target) pairs")
+
+
+def born_circuit(num_qubits: int, depth: int, edges: Edges, name: str = "theta") -> Circuit:
+    """Liu & Wang's Born-machine circuit.
+
+    Rotation layer 0 is (rx, rz) on every qubit, layers 1..depth-1 are (rz, rx, rz), layer
+    ``depth`` is (rz, rx); one layer of cx on ``edges`` sits between consecutive rotation layers.
+    Parameters: one :class:`ParameterVector` ``name`` of length ``(3 depth + 1) num_qubits`` in
+    application order.
+    """
+    if num_qubits < 1:
+        raise GateError(f"a Born machine needs at least one qubit, got {num_qubits}")
+    if depth < 1:
+        raise GateError(f"depth must be >= 1, got {depth}")
+    edges = entangler_edges(num_qubits, list(edges))
+    theta = iter(ParameterVector(name, (3 * depth + 1) * num_qubits))
+    circuit = Circuit(num_qubits, name="qcbm")
+    for layer in range(depth + 1):
+        gates = ("rx", "rz") if layer == 0 else ("rz", "rx") if layer == depth else ("rz", "rx", "rz")
+        for q in range(num_qubits):
+            for gate in gates:
+                getattr(circuit, gate)(next(theta), q)
+        if layer < depth:
+            for control, target in edges:
+                circuit.cx(control, target)
+    return circuit

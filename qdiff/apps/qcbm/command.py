@@ -1,0 +1,235 @@
+"""``qdiff qcbm``: train a Born machine from the command line.
+
+    qdiff qcbm --dataset bas3x3 --depth 10 --steps 500 --optimizer lbfgs --out runs/qcbm
+
+Writes ``DIR/metrics.jsonl``, ``DIR/checkpoint.pt`` (atomically; ``--resume`` continues it),
+``DIR/summary.json`` and plots (with the ``plot`` extra); see :mod:`qdiff.apps.rundir`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from qdiff.apps.qcbm.circuit import born_circuit, entangler_for
+from qdiff.apps.qcbm.data import Distribution, dataset
+from qdiff.apps.qcbm.model import BornMachine
+from qdiff.apps.qcbm.plots import plotting_available, save_plots
+from qdiff.apps.qcbm.train import DEFAULT_SIGMAS, OPTIMIZERS, Trainer, model_samples
+from qdiff.apps.rundir import (
+    SUMMARY,
+    MetricsLog,
+    RunDirError,
+    load_checkpoint,
+    prepare_dir,
+    save_checkpoint,
+    write_json,
+)
+
+# the settings that define a run: a resumed run must agree on all of them
+RUN_KEYS = ("dataset", "depth", "entangler", "optimizer", "lr", "shots", "sigmas", "normalize_kernel", "seed",
+            "backend", "loss")
+
+
+class UsageError(Exception):
+    """Bad command-line input, reported with exit status 2."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register the ``qcbm`` subcommand."""
+    p = sub.add_parser("qcbm", help="train a quantum circuit Born machine",
+                       description="Train a quantum circuit Born machine (Liu & Wang 2018) on a data set.")
+    p.add_argument("--dataset", default="bas3x3", help="bas<rows>x<cols>, gaussian<bits> or mixture<bits> "
+                                                      "(default bas3x3)")
+    p.add_argument("--depth", type=int, default=10, help="entangling layers (default 10)")
+    p.add_argument("--steps", type=int, default=500, help="optimizer steps (default 500)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="default lbfgs (exact) / use adam "
+                                                                          "for --shots")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (Adam default 0.1, L-BFGS 1)")
+    p.add_argument("--shots", default="exact", help="'exact' (default) or samples per distribution for the "
+                                                    "sampled MMD gradient")
+    p.add_argument("--entangler", default="chow-liu", choices=("chow-liu", "line", "ring"),
+                   help="cx graph (default: the data's Chow-Liu tree)")
+    p.add_argument("--loss", default="mmd", choices=("mmd", "kl"), help="training loss (default mmd)")
+    p.add_argument("--sigmas", default=",".join(f"{s:g}" for s in DEFAULT_SIGMAS),
+                   help="MMD kernel bandwidths, comma separated (default 0.5,1,2,4)")
+    p.add_argument("--no-normalize-kernel", dest="normalize_kernel", action="store_false",
+                   help="drop the 1/c in front of the kernel sum (as the paper's code)")
+    p.add_argument("--qubits", type=int, default=None, help="circuit width (default: the data set's bits)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial angles, the tree and the sampling")
+    p.add_argument("--backend", default="torch", help="torch (default), aer, or fake:<name> (e.g. fake:manila)")
+    p.add_argument("--out", default=None, help="output folder (default: a new runs/qcbm-<dataset>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    p.add_argument("--force", action="store_true", help="start over even if DIR holds a checkpoint")
+    p.add_argument("--eval-every", type=int, default=10, help="exact metrics every N steps (default 10)")
+    p.add_argument("--checkpoint-every", type=int, default=50, help="checkpoint every N steps (default 50)")
+    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    """Validated run settings; raises :class:`UsageError` before any work."""
+    try:
+        data = dataset(args.dataset)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.depth < 1:
+        raise UsageError(f"--depth must be >= 1, got {args.depth}")
+    if args.steps < 0:
+        raise UsageError(f"--steps must be >= 0, got {args.steps}")
+    if args.eval_every < 1 or args.checkpoint_every < 1:
+        raise UsageError("--eval-every and --checkpoint-every must be >= 1")
+    shots: int | None = None
+    if args.shots != "exact":
+        try:
+            shots = int(args.shots)
+        except ValueError:
+            raise UsageError(f"--shots must be 'exact' or a positive integer, got {args.shots!r}") from None
+        if shots <= 0:
+            raise UsageError(f"--shots must be a positive integer, got {shots}")
+    qubits = data.num_bits if args.qubits is None else args.qubits
+    if qubits != data.num_bits:
+        raise UsageError(f"the data set {data.name} has {data.num_bits} bits but --qubits is {qubits}; "
+                         f"a Born machine needs one qubit per bit")
+    try:
+        sigmas = [float(s) for s in args.sigmas.split(",")]
+    except ValueError:
+        raise UsageError(f"--sigmas must be comma-separated numbers, got {args.sigmas!r}") from None
+    if not sigmas or any(s <= 0 for s in sigmas):
+        raise UsageError(f"--sigmas must be positive, got {args.sigmas!r}")
+    optimizer = args.optimizer
+    if shots is not None and optimizer == "lbfgs":
+        raise UsageError("--shots N estimates gradients from samples; L-BFGS needs exact ones: "
+                         "use --optimizer adam (or --shots exact)")
+    if shots is not None and args.loss != "mmd":
+        raise UsageError("--shots N trains the MMD loss; KL needs exact probabilities")
+    if args.backend != "torch" and shots is None:
+        raise UsageError(f"--backend {args.backend} runs shot-based training: pass --shots N (and --optimizer adam)")
+    return {"dataset": data.name, "depth": args.depth, "entangler": args.entangler, "optimizer": optimizer,
+            "lr": args.lr, "shots": shots, "sigmas": sigmas, "normalize_kernel": args.normalize_kernel,
+            "seed": args.seed, "backend": args.backend, "loss": args.loss}
+
+
+def make_backend(name: str, shots: int | None, seed: int) -> object | None:
+    """The backend object for ``--backend``: ``None`` for torch, else a Qiskit backend."""
+    if name == "torch":
+        return None
+    import qdiff
+
+    if name == "aer":
+        return qdiff.AerBackend(shots=shots, seed=seed)
+    if name.startswith("fake:"):
+        from qiskit_ibm_runtime import fake_provider
+
+        wanted = name.split(":", 1)[1].lower().replace("_", "")
+        classes = {c.lower(): c for c in dir(fake_provider) if c.startswith("Fake")}
+        match = classes.get(wanted) or classes.get(f"fake{wanted}") or classes.get(f"fake{wanted}v2")
+        if match is None:
+            raise UsageError(f"unknown fake backend {name!r}; e.g. fake:manila, fake:fez")
+        return qdiff.QiskitBackend(getattr(fake_provider, match)(), shots=shots, seed=seed)
+    raise UsageError(f"unknown --backend {name!r}; use torch, aer or fake:<name>")
+
+
+def _summary(trainer: Trainer, seconds: float, out: Path, data: Distribution) -> dict[str, Any]:
+    metrics = trainer.evaluate()
+    summary = {**metrics, "steps": trainer.step_count, "seconds": round(seconds, 3), "dataset": data.name,
+               "num_qubits": data.num_bits, "num_parameters": trainer.machine.circuit.num_parameters}
+    write_json(out / SUMMARY, summary)
+    return summary
+
+
+def _print_summary(summary: dict[str, Any], config: dict[str, Any], out: Path, plots: list[Path]) -> None:
+    mode = "exact" if config["shots"] is None else f"{config['shots']} shots"
+    print(f"\nBorn machine on {summary['dataset']}: {summary['num_qubits']} qubits, depth {config['depth']}, "
+          f"{summary['num_parameters']} parameters, {config['entangler']} entangler, {config['optimizer']}, {mode}")
+    print(f"  steps       {summary['steps']}   ({summary['seconds']:.1f} s)")
+    print(f"  MMD         {summary['mmd']:.3e}")
+    print(f"  KL(data|model) {summary['kl']:.4f}")
+    print(f"  TV          {summary['tv']:.4f}")
+    if "valid_rate" in summary:
+        print(f"  valid rate  {summary['valid_rate']:.2%}")
+    print(f"  output      {out}/ (summary.json, metrics.jsonl, checkpoint.pt"
+          + (", " + ", ".join(p.name for p in plots) if plots else "") + ")")
+
+
+def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
+    if args.out is None and args.resume:
+        raise UsageError("--resume needs --out DIR: the folder of the run to continue")
+    default_out = f"runs/qcbm-{config['dataset']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = prepare_dir(args.out or default_out, args.resume, args.force)
+    checkpoint = load_checkpoint(out) if args.resume else None
+    if checkpoint is not None:
+        differing = [k for k in RUN_KEYS if checkpoint["config"].get(k) != config[k]]
+        if differing:
+            raise UsageError("--resume with different settings than the checkpoint: " + ", ".join(
+                f"{k} (checkpoint {checkpoint['config'].get(k)!r}, now {config[k]!r})" for k in differing))
+    data = dataset(config["dataset"])
+    edges = entangler_for(config["entangler"], data.num_bits, data, config["seed"])
+    backend = make_backend(config["backend"], config["shots"], config["seed"])
+    machine = BornMachine(born_circuit(data.num_bits, config["depth"], edges), seed=config["seed"], backend=backend)
+    trainer = Trainer(machine, data, loss=config["loss"], optimizer=config["optimizer"], lr=config["lr"],
+                      shots=config["shots"], sigmas=config["sigmas"], normalize_kernel=config["normalize_kernel"],
+                      seed=config["seed"])
+    seconds = 0.0
+    if checkpoint is not None:
+        trainer.load_state_dict(checkpoint["trainer"])
+        seconds = float(checkpoint.get("seconds", 0.0))
+    log = MetricsLog(out, trainer.step_count if checkpoint is not None else None)
+
+    def save(elapsed: float) -> None:
+        save_checkpoint(out, {"config": config, "trainer": trainer.state_dict(), "seconds": elapsed,
+                              "edges": [list(e) for e in edges]})
+
+    from tqdm.auto import tqdm
+
+    remaining = max(args.steps - trainer.step_count, 0)
+    start = time.perf_counter()
+    bar = tqdm(total=args.steps, initial=trainer.step_count, disable=args.quiet, desc="qcbm", unit="step",
+               dynamic_ncols=True, file=sys.stderr)
+    try:
+        for _ in range(remaining):
+            record: dict[str, Any] = trainer.step()
+            if trainer.step_count % args.eval_every == 0 or trainer.step_count == args.steps:
+                record.update(trainer.evaluate())
+            record["seconds"] = round(seconds + time.perf_counter() - start, 4)
+            log.append(record)
+            bar.set_postfix(loss=f"{record['loss']:.3e}", refresh=False)
+            bar.update(1)
+            if trainer.step_count % args.checkpoint_every == 0:
+                save(seconds + time.perf_counter() - start)
+    except KeyboardInterrupt:
+        save(seconds + time.perf_counter() - start)
+        bar.close()
+        print(f"\ninterrupted at step {trainer.step_count}; checkpoint saved: resume with --resume --out {out}",
+              file=sys.stderr)
+        return 130
+    bar.close()
+    seconds += time.perf_counter() - start
+    save(seconds)
+    summary = _summary(trainer, seconds, out, data)
+    plots: list[Path] = []
+    if args.plots and plotting_available():
+        with torch.no_grad():
+            model_p = BornMachine(machine.circuit, weights=machine.weights.detach()).probs().numpy()
+        samples = model_samples(machine, 64, config["seed"]) if data.shape is not None else np.zeros(0, int)
+        plots = save_plots(out, log.read(), model_p, data.probs, samples, data.shape)
+    elif args.plots:
+        print("(plots skipped: install the plot extra, pip install 'qdiff[plot]')", file=sys.stderr)
+    _print_summary(summary, config, out, plots)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``qdiff qcbm``; returns the exit status."""
+    try:
+        return _train(_config(args), args)
+    except (UsageError, RunDirError) as exc:
+        print(f"qdiff qcbm: error: {exc}", file=sys.stderr)
+        return 2
