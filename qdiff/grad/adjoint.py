@@ -2,14 +2,19 @@
 
 The autograd Function maps angles to the final state without recording a graph. Whatever comes
 after it (probabilities, expectation values, variances, a Born machine's MMD loss) is ordinary
-torch, so its backward receives ``lambda = dL/dpsi*`` for ANY output and walks the circuit in
-reverse, uncomputing the state with inverse gates:
+torch, so its backward receives ``lambda = dL/dpsi*`` for ANY output and walks the fused plan
+(:mod:`qdiff.sim.plan`) in reverse, uncomputing the state with inverse blocks. For a rotating
+block ``M(theta)`` on ``k`` qubits it records the ``2**k x 2**k`` cross matrix
 
-    dL/dtheta_k = 2 Re <lambda_k| (-i G_k) |psi_k>        (torch's complex-gradient convention
-                                                           absorbs the factor 2 in lambda)
-    psi_{k-1} = U_k^dagger psi_k,   lambda_{k-1} = U_k^dagger lambda_k.
+    X = sum over the other qubits (and shared batch) of  lambda_out psi_out^H,
 
-Both vectors are stacked into one ``(2B, 2**n)`` batch so each inverse gate is one kernel call.
+and at the end the angle gradient is the VJP of the small operators with cotangent ``X M``
+(``X * M`` for diagonals), computed by torch.autograd through the vectorised build of all block
+operators at once:
+
+    psi_in = M^H psi_out,   lambda_in = M^H lambda_out.
+
+Both vectors are stacked into one ``(2B, 2**n)`` batch so each inverse block is one kernel call.
 Extra memory: the stacked pair plus one temporary, independent of depth.
 """
 
@@ -22,48 +27,28 @@ import torch
 
 from qdiff.errors import DifferentiationError
 from qdiff.sim.kernels import MonomialPlan
-from qdiff.sim.program import TorchProgram, apply_step
+from qdiff.sim.plan import Built, Operator, TorchPlan, apply_block, cross
+from qdiff.sim.plan_vjp import angle_gradient
+from qdiff.sim.program import TorchProgram
 
 
-def _inverse_fixed(program: TorchProgram) -> list[object]:
-    """Inverse of every fixed step (conjugate transpose, conjugate diagonal, inverse permutation)."""
-    n = program.program.num_qubits
-    out: list[object] = []
-    for step, op in zip(program.program.steps, program.fixed):
-        if step.slot is not None:
-            out.append(None)
-        elif step.kind == "monomial":
-            perm, phases = step.monomial
-            inv_perm = [0] * len(perm)
-            inv_phases = [0j] * len(perm)
-            for j, (p, ph) in enumerate(zip(perm, phases)):
-                inv_perm[p] = j
-                inv_phases[p] = np.conj(ph)
-            out.append(MonomialPlan(inv_perm, inv_phases, step.qubits, n))
-        elif step.kind == "diagonal":
-            out.append(op.conj())
-        else:
-            out.append(op.conj().transpose(-1, -2).contiguous())
-    return out
-
-
-def _generators(program: TorchProgram) -> list[torch.Tensor | None]:
-    """``-i G`` for every rotation step (a diagonal ``(d,)`` or a matrix ``(d, d)``)."""
-    out: list[torch.Tensor | None] = []
-    for step in program.program.steps:
-        if step.slot is None:
-            out.append(None)
-            continue
-        g = np.diag(step.generator) if step.kind == "diagonal" else step.generator
-        out.append(torch.as_tensor(-1j * g, dtype=program.dtype, device=program.device))
-    return out
-
-
-def _adjoint_data(program: TorchProgram) -> tuple[list[object], list[torch.Tensor | None]]:
-    cache = program.__dict__.setdefault("_adjoint_cache", None)
+def _inverse_fixed(plan: TorchPlan) -> list[Operator | None]:
+    """Inverse of every fixed block (cached on the plan): conjugate transpose, conjugate
+    diagonal, inverse monomial; ``None`` for rotating blocks."""
+    cache = plan.__dict__.get("_inverse_fixed")
     if cache is None:
-        cache = (_inverse_fixed(program), _generators(program))
-        program.__dict__["_adjoint_cache"] = cache
+        cache = []
+        for block in plan.blocks:
+            op = block.fixed
+            if op is None:
+                cache.append(None)
+            elif isinstance(op, MonomialPlan):
+                cache.append(op.inverse())
+            elif block.kind == "diagonal":
+                cache.append(op.conj())
+            else:
+                cache.append(op.conj().mT.contiguous())
+        plan.__dict__["_inverse_fixed"] = cache
     return cache
 
 
@@ -72,10 +57,12 @@ class AdjointState(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, angles: torch.Tensor, initial: torch.Tensor, program: TorchProgram) -> torch.Tensor:  # type: ignore[override]
+        plan = program.plan(initial.shape[0], angles.shape[0])
         with torch.no_grad():
-            final = program.run(initial, angles)
+            built = plan.build(angles if angles.shape[1] else None)
+            final = program.run(initial, angles, built=built)
         ctx.save_for_backward(angles, final)
-        ctx.program = program
+        ctx.program, ctx.plan, ctx.built = program, plan, built
         return final
 
     @staticmethod
@@ -90,37 +77,34 @@ class AdjointState(torch.autograd.Function):
     def _sweep(ctx, grad_state: torch.Tensor) -> tuple:  # type: ignore[no-untyped-def]
         angles, final = ctx.saved_tensors
         program: TorchProgram = ctx.program
-        steps = program.program.steps
-        n = program.program.num_qubits
-        inverse_fixed, generators = _adjoint_data(program)
+        plan: TorchPlan = ctx.plan
+        built: Built = ctx.built
         B = final.shape[0]
-        # U(theta)^dagger = U(-theta) for every rotation: all inverses in one vectorised call
-        inverses = program.rotation_operators(-angles)
-        if angles.shape[0] == 1:  # shared by the whole batch: unbatched operators broadcast
-            inverses = [None if op is None else op[0] for op in inverses]
-        else:  # per-sample operators, repeated for the stacked (psi, lambda) pair
-            inverses = [None if op is None else torch.cat([op, op]) for op in inverses]
-        phase = program.program.global_phase
+        per_sample = angles.shape[0] > 1
+        n = plan.num_qubits
+        want_angles = ctx.needs_input_grad[0] and angles.shape[1] > 0
+        ops = plan.operators(None, built)
+        inverse_fixed = _inverse_fixed(plan)
         pair = torch.cat([final, grad_state.to(final.dtype)])  # (2B, N): psi on top, lambda below
-        if phase:
-            pair = pair * complex(np.exp(-1j * phase))
-        slots: list[int] = []
-        contributions: list[torch.Tensor] = []
-        for i in range(len(steps) - 1, -1, -1):
-            step = steps[i]
-            if step.slot is None:
-                pair = apply_step(pair, step.kind, inverse_fixed[i], step.qubits, n)
-                continue
-            g_psi = apply_step(pair[:B], step.kind, generators[i], step.qubits, n)
-            contributions.append(torch.linalg.vecdot(pair[B:], g_psi).real)  # Re <lambda|-iG|psi>, (B,)
-            slots.append(step.slot)
-            pair = apply_step(pair, step.kind, inverses[i], step.qubits, n)
-        grad_angles = torch.zeros(B, angles.shape[1], dtype=angles.dtype, device=angles.device)
-        if slots:
-            index = torch.tensor(slots, device=angles.device).expand(B, -1)
-            grad_angles.scatter_add_(1, index, torch.stack(contributions, dim=1))
-        if angles.shape[0] == 1 and B > 1:  # angles were shared: sum the per-sample contributions
-            grad_angles = grad_angles.sum(0, keepdim=True)
+        if program.program.global_phase:
+            pair = pair * complex(np.exp(-1j * program.program.global_phase))
+        crosses: dict[int, torch.Tensor] = {}
+        for b in range(len(plan.blocks) - 1, -1, -1):
+            block = plan.blocks[b]
+            inverse = inverse_fixed[b]
+            if inverse is None:
+                if want_angles:  # Y = lambda_out psi_out^H on the block's qubits
+                    crosses[b] = cross(pair[B:], pair[:B], block.kind, block.qubits, n, per_sample)
+                op = ops[b]
+                inverse = op.conj() if block.kind == "diagonal" else op.conj().mT
+                if per_sample:
+                    inverse = torch.cat([inverse, inverse])
+            pair = apply_block(pair, block.kind, inverse, block.qubits, n)
+        grad_angles = None
+        if want_angles:
+            grad_angles = torch.zeros_like(angles)
+            if crosses:
+                grad_angles = angle_gradient(plan, built, crosses, per_sample, angles.shape[1]).to(angles.dtype)
         return grad_angles, pair[B:], None
 
 

@@ -167,37 +167,24 @@ def _compile(circuit: Circuit) -> Program:
                    circuit.global_phase)
 
 
-class TorchProgram:
-    """A :class:`Program`'s operator data as torch tensors of one dtype and device.
+class RotationTable:
+    """The rotation operators of some program steps, built for a call in a few vectorised ops.
 
     Rotations are grouped by (kind, size): each group holds its angle slots ``(G,)`` and either
     generator diagonals ``(G, d)`` or spectra ``(G, E)`` with projectors ``(G, E, d, d)`` (padded
     with zero projectors), so all matrices of a group come from one vectorised expression.
+    ``positions[i]`` says where the operator of ``steps[i]`` lies: ``(group key, index)``.
     """
 
-    def __init__(self, program: Program, dtype: torch.dtype, device: torch.device):
-        self.program = program
-        self.dtype = dtype
-        self.device = device
+    def __init__(self, steps: Sequence[Step], dtype: torch.dtype, device: torch.device):
         self.real_dtype = torch.empty((), dtype=dtype).real.dtype
-        n = program.num_qubits
-        self.fixed: list[object] = []
-        self.rotation_pos: list[tuple[tuple[str, int], int] | None] = []
+        self.positions: list[tuple[tuple[str, int], int]] = []
         groups: dict[tuple[str, int], list[tuple[int, np.ndarray, np.ndarray | None]]] = {}
-        for step in program.steps:
-            if step.slot is None:
-                self.rotation_pos.append(None)
-                if step.kind == "monomial":
-                    perm, phases = step.monomial
-                    self.fixed.append(MonomialPlan(perm, phases, step.qubits, n))
-                else:
-                    self.fixed.append(torch.as_tensor(step.fixed, dtype=dtype, device=device))
-                continue
-            self.fixed.append(None)
+        for step in steps:
             d = step.generator.shape[-1]
             key = (step.kind, d)
             members = groups.setdefault(key, [])
-            self.rotation_pos.append((key, len(members)))
+            self.positions.append((key, len(members)))
             if step.kind == "diagonal":
                 members.append((step.slot, np.real(np.diag(step.generator)), None))
             else:
@@ -218,8 +205,55 @@ class TorchProgram:
                     projs[i, : len(lam)] = proj  # padding: zero projectors contribute nothing
                 self.groups[key] = (slots, torch.as_tensor(lams, dtype=self.real_dtype, device=device),
                                     torch.as_tensor(projs, dtype=dtype, device=device))
+
+    def build(self, angles: torch.Tensor) -> dict[tuple[str, int], torch.Tensor]:
+        """Each group's operators for ``angles`` ``(B, num_slots)``: ``(B, G, d)`` diagonals or
+        ``(B, G, d, d)`` matrices."""
+        built: dict[tuple[str, int], torch.Tensor] = {}
+        for key, data in self.groups.items():
+            theta = angles[:, data[0]][..., None]  # (B, G, 1)
+            phases = _unit_phases(-theta * data[1])  # (B, G, d or E)
+            built[key] = phases if key[0] == "diagonal" else torch.einsum("bge,geij->bgij", phases, data[2])
+        return built
+
+    def operators(self, angles: torch.Tensor, shared: bool) -> list[torch.Tensor]:
+        """One operator per step: ``(B, d)`` / ``(B, d, d)``; ``shared`` (``B == 1``) drops the batch axis."""
+        views = {key: (b[0].unbind(0) if shared else b.unbind(1)) for key, b in self.build(angles).items()}
+        return [views[key][i] for key, i in self.positions]
+
+
+class TorchProgram:
+    """A :class:`Program`'s operator data as torch tensors of one dtype and device.
+
+    :meth:`run` executes the fused plan of :mod:`qdiff.sim.plan` (cached per chunk size);
+    :meth:`run_steps` applies the compiled steps one by one (the unfused reference).
+    """
+
+    def __init__(self, program: Program, dtype: torch.dtype, device: torch.device):
+        self.program = program
+        self.dtype = dtype
+        self.device = device
+        self.real_dtype = torch.empty((), dtype=dtype).real.dtype
+        n = program.num_qubits
+        self.fixed: list[object] = []
+        self.rotation_pos: list[int | None] = []
+        rotations: list[Step] = []
+        for step in program.steps:
+            if step.slot is None:
+                self.rotation_pos.append(None)
+                if step.kind == "monomial":
+                    perm, phases = step.monomial
+                    self.fixed.append(MonomialPlan(perm, phases, step.qubits, n))
+                else:
+                    self.fixed.append(torch.as_tensor(step.fixed, dtype=dtype, device=device))
+                continue
+            self.fixed.append(None)
+            self.rotation_pos.append(len(rotations))
+            rotations.append(step)
+        self.table = RotationTable(rotations, dtype, device)
         self.weights = torch.as_tensor(program.weights, dtype=self.real_dtype, device=device)
         self.offsets = torch.as_tensor(program.offsets, dtype=self.real_dtype, device=device)
+        self._plans: dict[int, object] = {}
 
     def angles(self, values: torch.Tensor) -> torch.Tensor:
         """Angle slots ``(B, num_slots)`` from parameter values ``(B, num_parameters)``."""
@@ -232,19 +266,33 @@ class TorchProgram:
 
     def _operators(self, angles: torch.Tensor, shared: bool) -> list[torch.Tensor | None]:
         """As :meth:`rotation_operators`; ``shared`` (``B == 1``) drops the batch axis."""
-        views: dict[tuple[str, int], tuple[torch.Tensor, ...]] = {}
-        for key, data in self.groups.items():
-            theta = angles[:, data[0]][..., None]  # (B, G, 1)
-            phases = _unit_phases(-theta * data[1])  # (B, G, d or E)
-            built = phases if key[0] == "diagonal" else torch.einsum("bge,geij->bgij", phases, data[2])
-            views[key] = built[0].unbind(0) if shared else built.unbind(1)  # one view per rotation
-        return [None if pos is None else views[pos[0]][pos[1]] for pos in self.rotation_pos]
+        ops = self.table.operators(angles, shared) if self.table.positions else []
+        return [None if pos is None else ops[pos] for pos in self.rotation_pos]
 
-    def run(self, state: torch.Tensor, angles: torch.Tensor | None) -> torch.Tensor:
-        """Apply every step to ``state`` ``(B, 2**n)``; ``angles`` is ``(B or 1, num_slots)``.
+    def plan(self, batch: int, angle_batch: int):  # type: ignore[no-untyped-def]
+        """The fused execution plan (:class:`qdiff.sim.plan.TorchPlan`) for a state batch of
+        ``batch`` and operators batched ``angle_batch`` times (cached per chunk size)."""
+        from qdiff.sim.fusion import chunk_qubits
+        from qdiff.sim.plan import TorchPlan
 
-        Large batches run batch-last (see :mod:`qdiff.sim.kernels`); the result is contiguous.
+        k = chunk_qubits(self.program.num_qubits, batch, angle_batch)
+        if k not in self._plans:
+            self._plans[k] = TorchPlan(self, k)
+        return self._plans[k]
+
+    def run(self, state: torch.Tensor, angles: torch.Tensor | None, *, built: object | None = None) -> torch.Tensor:
+        """Apply the circuit to ``state`` ``(B, 2**n)``; ``angles`` is ``(B or 1, num_slots)``.
+
+        Runs the fused plan; large batches run batch-last (see :mod:`qdiff.sim.kernels`); the
+        result is contiguous. ``built``: the plan's operators when the caller built them already
+        (:meth:`qdiff.sim.plan.TorchPlan.build` of ``self.plan(B, angle batch)``).
         """
+        if angles is not None and angles.shape[1] == 0:
+            angles = None
+        return self.plan(state.shape[0], 1 if angles is None else angles.shape[0]).run(state, angles, built)
+
+    def run_steps(self, state: torch.Tensor, angles: torch.Tensor | None) -> torch.Tensor:
+        """As :meth:`run`, one kernel call per compiled step (no fusion)."""
         n = self.program.num_qubits
         if angles is None:
             rotations: list[torch.Tensor | None] = [None] * len(self.fixed)

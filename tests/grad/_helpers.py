@@ -15,6 +15,7 @@ import torch
 
 import qdiff
 from qdiff import Circuit, Parameter, ParameterVector, PauliSum, X, Y, Z
+from qdiff.sim import plan as plan_module
 from qdiff.sim import program as program_module
 
 F64 = torch.float64
@@ -210,9 +211,9 @@ def count_runs(monkeypatch) -> RunCounter:  # type: ignore[no-untyped-def]
     counter = RunCounter()
     original = program_module.TorchProgram.run
 
-    def run(self, state, angles):  # type: ignore[no-untyped-def]
+    def run(self, state, angles, **kwargs):  # type: ignore[no-untyped-def]
         counter.calls.append(RunCall(int(state.shape[0]), torch.is_grad_enabled()))
-        return original(self, state, angles)
+        return original(self, state, angles, **kwargs)
 
     monkeypatch.setattr(program_module.TorchProgram, "run", run)
     return counter
@@ -228,7 +229,8 @@ class KernelCall:
 
 @dataclass
 class KernelProbe:
-    """Records every kernel call made through :func:`qdiff.sim.program.apply_step`."""
+    """Records every kernel call made through :func:`qdiff.sim.plan.apply_block` (the fused plan)
+    or :func:`qdiff.sim.program.apply_step` (unfused steps)."""
 
     calls: list[KernelCall] = field(default_factory=list)
 
@@ -237,28 +239,35 @@ class KernelProbe:
 
 
 def probe_kernels(monkeypatch) -> KernelProbe:  # type: ignore[no-untyped-def]
-    """Wrap the kernels as seen by ``apply_step`` (module globals of :mod:`qdiff.sim.program`),
-    which both ``TorchProgram.run`` and the adjoint walker go through."""
+    """Wrap the kernels as seen by ``apply_block`` and ``apply_step`` (module globals of
+    :mod:`qdiff.sim.plan` and :mod:`qdiff.sim.program`), which ``TorchProgram.run``, ``run_steps``
+    and the adjoint walker go through."""
     probe = KernelProbe()
-    for name in ("apply_dense", "apply_diagonal", "apply_monomial"):
-        original = getattr(program_module, name)
+    for module in (plan_module, program_module):
+        for name in ("apply_dense", "apply_diagonal", "apply_monomial"):
+            original = getattr(module, name)
 
-        def wrapper(*args, _original=original, _name=name):  # type: ignore[no-untyped-def]
-            out = _original(*args)
-            probe.calls.append(KernelCall(_name, torch.is_grad_enabled(), out.requires_grad, out.grad_fn))
-            return out
+            def wrapper(*args, _original=original, _name=name):  # type: ignore[no-untyped-def]
+                out = _original(*args)
+                probe.calls.append(KernelCall(_name, torch.is_grad_enabled(), out.requires_grad, out.grad_fn))
+                return out
 
-        monkeypatch.setattr(program_module, name, wrapper)
+            monkeypatch.setattr(module, name, wrapper)
     return probe
 
 
-def num_steps(circuit: Circuit) -> tuple[int, int]:
-    """``(kernel steps, rotation steps)`` of the compiled circuit."""
-    steps = program_module.compile_circuit(circuit).steps
-    return len(steps), sum(1 for s in steps if s.slot is not None)
+def _plan(circuit: Circuit, batch: int) -> plan_module.TorchPlan:
+    """The fused plan that runs ``circuit`` on ``batch`` states with per-sample angles (complex128, CPU)."""
+    tp = program_module.compile_circuit(circuit).on(torch.complex128, torch.device("cpu"))
+    return tp.plan(batch, batch)
 
 
-def first_rotation(circuit: Circuit) -> int:
-    """Index of the first rotation among the compiled steps."""
-    steps = program_module.compile_circuit(circuit).steps
-    return next(i for i, s in enumerate(steps) if s.slot is not None)
+def num_steps(circuit: Circuit, batch: int = 2) -> tuple[int, int]:
+    """``(kernel calls, rotating blocks)`` of the fused plan of ``circuit`` for ``batch`` states."""
+    blocks = _plan(circuit, batch).blocks
+    return len(blocks), sum(1 for b in blocks if b.fixed is None)
+
+
+def first_rotation(circuit: Circuit, batch: int = 2) -> int:
+    """Index of the first rotating block of the fused plan."""
+    return next(i for i, b in enumerate(_plan(circuit, batch).blocks) if b.fixed is None)
