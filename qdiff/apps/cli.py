@@ -12,6 +12,8 @@ import torch
 import qdiff
 from qdiff.apps.ansatz import hardware_efficient
 from qdiff.apps.qcbm.command import add_parser as add_qcbm_parser
+from qdiff.apps.variational.qaoa_command import add_parser as add_qaoa_parser
+from qdiff.apps.variational.vqe_command import add_parser as add_vqe_parser
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -49,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed for the random initial angles")
     demo.set_defaults(run=_demo)
     add_qcbm_parser(sub)
+    add_vqe_parser(sub)
+    add_qaoa_parser(sub)
     return parser
 
 

@@ -1,0 +1,145 @@
+"""What ``qdiff vqe`` and ``qdiff qaoa`` share: common options, the output folder (through
+:mod:`qdiff.apps.rundir`), the training loop with a progress bar, metrics, checkpoints and
+``--resume``, and a plot of the logged curves."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from qdiff.apps.rundir import MetricsLog, RunDirError, load_checkpoint, prepare_dir, save_checkpoint
+
+
+class UsageError(Exception):
+    """Bad command-line input, reported with exit status 2 before any work."""
+
+
+def add_run_options(p: argparse.ArgumentParser, command: str) -> None:
+    """The output-folder and loop options every variational command has."""
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial parameters, graphs and sampling")
+    p.add_argument("--out", default=None, help=f"output folder (default: a new runs/{command}-<...>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    p.add_argument("--force", action="store_true", help="start over even if DIR holds a checkpoint")
+    p.add_argument("--checkpoint-every", type=int, default=20, help="checkpoint every N steps (default 20)")
+    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """Raise :class:`UsageError` for bad loop options."""
+    if args.steps < 0:
+        raise UsageError(f"--steps must be >= 0, got {args.steps}")
+    if args.checkpoint_every < 1:
+        raise UsageError("--checkpoint-every must be >= 1")
+    if args.out is None and args.resume:
+        raise UsageError("--resume needs --out DIR: the folder of the run to continue")
+
+
+def open_run(args: argparse.Namespace, default_out: str, config: dict[str, Any]) -> tuple[Path, dict | None]:
+    """Prepare the folder; with ``--resume`` load the checkpoint and check its settings agree."""
+    out = prepare_dir(args.out or default_out, args.resume, args.force)
+    checkpoint = load_checkpoint(out) if args.resume else None
+    if checkpoint is not None:
+        differing = [k for k in config if checkpoint["config"].get(k) != config[k]]
+        if differing:
+            raise UsageError("--resume with different settings than the checkpoint: " + ", ".join(
+                f"{k} (checkpoint {checkpoint['config'].get(k)!r}, now {config[k]!r})" for k in differing))
+    return out, checkpoint
+
+
+def default_out(command: str, label: str) -> str:
+    """``runs/<command>-<label>-<time>``."""
+    return f"runs/{command}-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def train_loop(*, out: Path, args: argparse.Namespace, config: dict[str, Any], stages: list[Any],
+               step: Callable[[Any], dict[str, Any]], done: Callable[[Any], bool],
+               state: Callable[[], dict[str, Any]], stage_index: int, seconds: float, resumed_step: int | None,
+               desc: str) -> tuple[float, int] | int:
+    """Run ``step(stage)`` until ``done(stage)`` for each stage from ``stage_index`` on, logging one
+    metrics line per step, checkpointing ``state()`` every ``--checkpoint-every`` steps, at each
+    stage end and on Ctrl-C (exit 130). Returns ``(seconds, total steps)``."""
+    from tqdm.auto import tqdm
+
+    log = MetricsLog(out, resumed_step)
+    total = resumed_step or 0
+    start = time.perf_counter()
+    bar = tqdm(total=args.steps * len(stages), initial=0, disable=args.quiet, desc=desc, unit="step",
+               dynamic_ncols=True, file=sys.stderr)
+
+    def save(k: int) -> None:
+        save_checkpoint(out, {"config": config, "trainer": state(), "stage": k, "step": total,
+                              "seconds": seconds + time.perf_counter() - start})
+
+    k = stage_index
+    try:
+        while k < len(stages):
+            stage = stages[k]
+            while not done(stage):
+                record = step(stage)
+                total += 1
+                record = {"step": total, **record, "seconds": round(seconds + time.perf_counter() - start, 4)}
+                log.append(record)
+                bar.set_postfix({key: f"{v:.6g}" for key, v in record.items()
+                                 if key in ("energy", "expected_cut", "error")}, refresh=False)
+                bar.update(1)
+                if total % args.checkpoint_every == 0:
+                    save(k)
+            k += 1
+            save(k)
+    except KeyboardInterrupt:
+        save(k)
+        bar.close()
+        print(f"\ninterrupted at step {total}; checkpoint saved: resume with --resume --out {out}", file=sys.stderr)
+        return 130
+    bar.close()
+    return seconds + time.perf_counter() - start, total
+
+
+def plot_curves(out: Path, metrics: list[dict[str, Any]], key: str, reference: float | None, ylabel: str,
+                name: str, log_error: bool = False) -> list[Path]:
+    """``DIR/<name>.png``: ``key`` against step (with the reference as a dashed line, or the error
+    ``|key - reference|`` on a log axis with ``log_error``). Empty when matplotlib is missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("(plots skipped: install the plot extra, pip install 'qdiff[plot]')", file=sys.stderr)
+        return []
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [m for m in metrics if key in m]
+    if not rows:
+        return []
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    steps = [m["step"] for m in rows]
+    if log_error and reference is not None:
+        ax.semilogy(steps, [max(abs(m[key] - reference), 1e-16) for m in rows])
+        ax.set_ylabel(f"|{ylabel} - exact|")
+    else:
+        ax.plot(steps, [m[key] for m in rows])
+        if reference is not None:
+            ax.axhline(reference, ls="--", color="k", lw=1, label="exact")
+            ax.legend()
+        ax.set_ylabel(ylabel)
+    ax.set_xlabel("step")
+    fig.tight_layout()
+    path = out / f"{name}.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
+
+
+def guarded(command: str, body: Callable[[], int]) -> int:
+    """Run ``body`` and turn usage and folder errors into ``qdiff <command>: error: ...`` and exit 2."""
+    from qdiff.errors import QdiffError
+
+    try:
+        return body()
+    except (UsageError, RunDirError, QdiffError) as exc:
+        print(f"qdiff {command}: error: {exc}", file=sys.stderr)
+        return 2
