@@ -17,3 +17,19 @@ def test_compare_engines_example_agrees():
     assert set(errors) == {"backprop", "adjoint", "param_shift", "finite_diff", "spsa"}
     assert float(errors["adjoint"]) < 1e-12 and float(errors["param_shift"]) < 1e-12
     assert float(errors["finite_diff"]) < 1e-6
+
+
+def _run_example(*args: str) -> str:
+    return subprocess.run([sys.executable, str(EXAMPLES / args[0]), *args[1:]], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_flow_examples_run_and_report_exact_references():
+    toy = _run_example("flows_toy.py", "--steps", "3")
+    assert "exact -ln Z = -2.5337" in toy  # the ring's normaliser by quadrature
+    gap = float(re.search(r"gap = ([0-9.e+-]+)", toy).group(1))
+    assert gap > 0  # a variational bound: F >= -ln Z
+    ising = _run_example("flows_ising.py", "--L", "2", "--steps", "3")
+    assert re.search(r"relative error = [0-9.]+%", ising)
+    digits = _run_example("flows_digits.py", "--steps", "3")
+    assert 0 < float(re.search(r"= ([0-9.]+) bits/dim", digits).group(1)) < 20
