@@ -8,7 +8,7 @@ command.
 279
 """
 
-from qdiff.apps.qcbm.circuit import born_circuit, chow_liu_tree, entangler_for, mutual_information
+from qdiff.apps.qcbm.circuit import born_circuit, chow_liu_tree, embed_weights, entangler_for, mutual_information
 from qdiff.apps.qcbm.data import (
     Distribution,
     bars_and_stripes,
@@ -21,11 +21,11 @@ from qdiff.apps.qcbm.data import (
 from qdiff.apps.qcbm.losses import MixtureKernel, kl_divergence, mmd, nll, total_variation, valid_rate
 from qdiff.apps.qcbm.model import BornMachine
 from qdiff.apps.qcbm.sampled import SampledGradient, sampled_mmd_gradient
-from qdiff.apps.qcbm.train import DEFAULT_SIGMAS, Trainer
+from qdiff.apps.qcbm.train import DEFAULT_SIGMAS, Trainer, growth_stages
 
 __all__ = [
     "DEFAULT_SIGMAS", "BornMachine", "Distribution", "MixtureKernel", "SampledGradient", "Trainer",
-    "bars_and_stripes", "born_circuit", "chow_liu_tree", "dataset", "empirical", "entangler_for", "gaussian",
-    "gaussian_mixture", "kl_divergence", "mmd", "mutual_information", "nll", "sampled_mmd_gradient",
+    "bars_and_stripes", "born_circuit", "chow_liu_tree", "dataset", "embed_weights", "empirical", "entangler_for",
+    "gaussian", "gaussian_mixture", "growth_stages", "kl_divergence", "mmd", "mutual_information", "nll", "sampled_mmd_gradient",
     "total_variation", "valid_images", "valid_rate",
 ]

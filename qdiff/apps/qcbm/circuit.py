@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from qdiff.apps.ansatz import entangler_edges
 from qdiff.apps.qcbm.data import Distribution
@@ -105,3 +106,24 @@ def born_circuit(num_qubits: int, depth: int, edges: Edges, name: str = "theta")
             for control, target in edges:
                 circuit.cx(control, target)
     return circuit
+
+
+def embed_weights(weights: torch.Tensor, num_qubits: int, from_depth: int, to_depth: int) -> torch.Tensor:
+    """Weights of a depth-``to_depth`` :func:`born_circuit` with exactly the same output state as
+    the depth-``from_depth`` circuit with ``weights``, for growing a trained machine deeper.
+
+    The extra rotation layers go first with zero angles: they are the identity, and the cx layers
+    between them act on ``|0...0>``, which they leave unchanged. The old first layer (rx, rz)
+    becomes a middle layer (rz, rx, rz) with a zero leading rz. Shapes: ``(P_from,) -> (P_to,)``.
+    """
+    n = num_qubits
+    if not 1 <= from_depth <= to_depth:
+        raise GateError(f"can only grow a Born machine deeper: from depth {from_depth} to {to_depth}")
+    if weights.shape != ((3 * from_depth + 1) * n,):
+        raise GateError(f"weights of shape {tuple(weights.shape)} do not fit depth {from_depth} on {n} qubits")
+    if from_depth == to_depth:
+        return weights.clone()
+    zeros = weights.new_zeros
+    first = torch.cat([zeros(n, 1), weights[: 2 * n].reshape(n, 2)], dim=1).reshape(-1)
+    lead = zeros(2 * n + (to_depth - from_depth - 1) * 3 * n)
+    return torch.cat([lead, first, weights[2 * n:]])

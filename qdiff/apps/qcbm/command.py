@@ -9,6 +9,7 @@ Writes ``DIR/metrics.jsonl``, ``DIR/checkpoint.pt`` (atomically; ``--resume`` co
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -17,11 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from qdiff.apps.qcbm.circuit import born_circuit, entangler_for
+from qdiff.apps.qcbm.circuit import born_circuit, embed_weights, entangler_for
 from qdiff.apps.qcbm.data import Distribution, dataset
 from qdiff.apps.qcbm.model import BornMachine
 from qdiff.apps.qcbm.plots import plotting_available, save_plots
-from qdiff.apps.qcbm.train import DEFAULT_SIGMAS, OPTIMIZERS, Trainer, model_samples
+from qdiff.apps.qcbm.train import DEFAULT_SIGMAS, OPTIMIZERS, Trainer, growth_stages, model_samples
 from qdiff.apps.rundir import (
     SUMMARY,
     MetricsLog,
@@ -34,7 +35,7 @@ from qdiff.apps.rundir import (
 
 # the settings that define a run: a resumed run must agree on all of them
 RUN_KEYS = ("dataset", "depth", "entangler", "optimizer", "lr", "shots", "sigmas", "normalize_kernel", "seed",
-            "backend", "loss")
+            "backend", "loss", "grow")
 
 
 class UsageError(Exception):
@@ -56,6 +57,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                     "sampled MMD gradient")
     p.add_argument("--entangler", default="chow-liu", choices=("chow-liu", "line", "ring"),
                    help="cx graph (default: the data's Chow-Liu tree)")
+    p.add_argument("--grow", action=argparse.BooleanOptionalAction, default=None,
+                   help="grow the circuit during training: 40%% and 70%% of the depth for 20%% and 30%% of the "
+                        "steps, then full depth (default: on for exact training, off with --shots)")
     p.add_argument("--loss", default="mmd", choices=("mmd", "kl"), help="training loss (default mmd)")
     p.add_argument("--sigmas", default=",".join(f"{s:g}" for s in DEFAULT_SIGMAS),
                    help="MMD kernel bandwidths, comma separated (default 0.5,1,2,4)")
@@ -112,7 +116,8 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError("--shots N trains the MMD loss; KL needs exact probabilities")
     if args.backend != "torch" and shots is None:
         raise UsageError(f"--backend {args.backend} runs shot-based training: pass --shots N (and --optimizer adam)")
-    return {"dataset": data.name, "depth": args.depth, "entangler": args.entangler, "optimizer": optimizer,
+    grow = shots is None if args.grow is None else args.grow
+    return {"dataset": data.name, "depth": args.depth, "grow": grow, "entangler": args.entangler, "optimizer": optimizer,
             "lr": args.lr, "shots": shots, "sigmas": sigmas, "normalize_kernel": args.normalize_kernel,
             "seed": args.seed, "backend": args.backend, "loss": args.loss}
 
@@ -147,7 +152,8 @@ def _summary(trainer: Trainer, seconds: float, out: Path, data: Distribution) ->
 
 def _print_summary(summary: dict[str, Any], config: dict[str, Any], out: Path, plots: list[Path]) -> None:
     mode = "exact" if config["shots"] is None else f"{config['shots']} shots"
-    print(f"\nBorn machine on {summary['dataset']}: {summary['num_qubits']} qubits, depth {config['depth']}, "
+    grown = " (grown from shallower circuits)" if config["grow"] else ""
+    print(f"\nBorn machine on {summary['dataset']}: {summary['num_qubits']} qubits, depth {config['depth']}{grown}, "
           f"{summary['num_parameters']} parameters, {config['entangler']} entangler, {config['optimizer']}, {mode}")
     print(f"  steps       {summary['steps']}   ({summary['seconds']:.1f} s)")
     print(f"  MMD         {summary['mmd']:.3e}")
@@ -173,19 +179,36 @@ def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
     data = dataset(config["dataset"])
     edges = entangler_for(config["entangler"], data.num_bits, data, config["seed"])
     backend = make_backend(config["backend"], config["shots"], config["seed"])
-    machine = BornMachine(born_circuit(data.num_bits, config["depth"], edges), seed=config["seed"], backend=backend)
-    trainer = Trainer(machine, data, loss=config["loss"], optimizer=config["optimizer"], lr=config["lr"],
-                      shots=config["shots"], sigmas=config["sigmas"], normalize_kernel=config["normalize_kernel"],
-                      seed=config["seed"])
+    stages = growth_stages(config["depth"], args.steps) if config["grow"] else [(config["depth"], args.steps)]
+    if checkpoint is not None and checkpoint.get("stages"):  # keep the schedule of the run being resumed
+        stages = [tuple(stage) for stage in checkpoint["stages"]]
+        stages[-1] = (stages[-1][0], max(args.steps - sum(steps for _, steps in stages[:-1]), 0))
+    stage_ends = list(itertools.accumulate(steps for _, steps in stages))
+
+    def build(depth: int, weights: torch.Tensor | None, step: int) -> Trainer:
+        machine = BornMachine(born_circuit(data.num_bits, depth, edges), seed=config["seed"], weights=weights,
+                              backend=backend)
+        trainer = Trainer(machine, data, loss=config["loss"], optimizer=config["optimizer"], lr=config["lr"],
+                          shots=config["shots"], sigmas=config["sigmas"],
+                          normalize_kernel=config["normalize_kernel"], seed=config["seed"])
+        trainer.step_count = step
+        return trainer
+
     seconds = 0.0
-    if checkpoint is not None:
+    if checkpoint is None:
+        trainer = build(stages[0][0], None, 0)
+    else:
+        depth_now = int(checkpoint.get("depth_now", config["depth"]))
+        trainer = build(depth_now, None, 0)
         trainer.load_state_dict(checkpoint["trainer"])
         seconds = float(checkpoint.get("seconds", 0.0))
+    current_depth = trainer.machine.circuit.num_parameters // data.num_bits // 3
     log = MetricsLog(out, trainer.step_count if checkpoint is not None else None)
 
     def save(elapsed: float) -> None:
         save_checkpoint(out, {"config": config, "trainer": trainer.state_dict(), "seconds": elapsed,
-                              "edges": [list(e) for e in edges]})
+                              "edges": [list(e) for e in edges], "depth_now": current_depth,
+                              "stages": [list(stage) for stage in stages]})
 
     from tqdm.auto import tqdm
 
@@ -195,7 +218,13 @@ def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
                dynamic_ncols=True, file=sys.stderr)
     try:
         for _ in range(remaining):
+            stage = next((i for i, end in enumerate(stage_ends) if trainer.step_count < end), len(stages) - 1)
+            if stages[stage][0] != current_depth:  # grow: same distribution, more layers
+                grown = embed_weights(trainer.machine.weights.detach(), data.num_bits, current_depth, stages[stage][0])
+                trainer = build(stages[stage][0], grown, trainer.step_count)
+                current_depth = stages[stage][0]
             record: dict[str, Any] = trainer.step()
+            record["depth"] = current_depth
             if trainer.step_count % args.eval_every == 0 or trainer.step_count == args.steps:
                 record.update(trainer.evaluate())
             record["seconds"] = round(seconds + time.perf_counter() - start, 4)
@@ -213,6 +242,7 @@ def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
     bar.close()
     seconds += time.perf_counter() - start
     save(seconds)
+    machine = trainer.machine
     summary = _summary(trainer, seconds, out, data)
     plots: list[Path] = []
     if args.plots and plotting_available():

@@ -86,3 +86,31 @@ def test_plots_are_written_when_matplotlib_is_installed(tmp_path):
     out = tmp_path / "run"
     assert main(["qcbm", "--dataset", "bas2x2", "--depth", "1", "--quiet", "--steps", "3", "--out", str(out)]) == 0
     assert all((out / name).stat().st_size > 1000 for name in ("loss.png", "distribution.png", "samples.png"))
+
+
+def test_growing_runs_the_stages_and_resumes_across_a_boundary(tmp_path, monkeypatch, capsys):
+    from qdiff.apps.qcbm.train import Trainer
+
+    args = ["qcbm", "--dataset", "bas2x2", "--depth", "5", "--quiet", "--no-plots", "--steps", "10"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(args + ["--out", str(straight)]) == 0
+    rows = [json.loads(x) for x in (straight / "metrics.jsonl").read_text().splitlines()]
+    assert [r["depth"] for r in rows] == [2, 2, 4, 4, 4, 5, 5, 5, 5, 5]  # growth_stages(5, 10)
+
+    original = Trainer.step
+
+    def interrupted(self):  # Ctrl-C during step 5, inside the depth-4 stage
+        if self.step_count == 4:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "step", interrupted)
+    assert main(args + ["--out", str(split)]) == 130
+    assert "resume with --resume" in capsys.readouterr().err
+    monkeypatch.setattr(Trainer, "step", original)
+    assert main(args + ["--out", str(split), "--resume"]) == 0
+    a = torch.load(straight / "checkpoint.pt", weights_only=True)
+    b = torch.load(split / "checkpoint.pt", weights_only=True)
+    assert a["depth_now"] == b["depth_now"] == 5
+    assert torch.equal(a["trainer"]["weights"], b["trainer"]["weights"])
+    assert main(args + ["--out", str(split), "--resume", "--no-grow"]) == 2  # different settings

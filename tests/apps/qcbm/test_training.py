@@ -158,3 +158,17 @@ def test_shot_based_training_on_a_fake_ibm_device_submits_one_job_per_step():
     trainer = Trainer(_machine(data, depth=1, backend=backend), data, shots=100)
     losses = [trainer.step()["loss"] for _ in range(2)]
     assert backend.jobs_submitted == 2 and all(np.isfinite(losses))
+
+
+def test_embedding_into_a_deeper_circuit_keeps_the_distribution():
+    from qdiff.apps.qcbm.circuit import embed_weights
+
+    data = bars_and_stripes(2, 2)
+    edges = chow_liu_tree(data, 1)
+    shallow = BornMachine(born_circuit(4, 2, edges), seed=3)
+    grown = embed_weights(shallow.weights.detach(), 4, 2, 5)
+    deep = BornMachine(born_circuit(4, 5, edges), weights=grown)
+    assert grown.shape == (16 * 4,)
+    assert torch.allclose(deep.probs(), shallow.probs(), atol=1e-12)
+    with pytest.raises(qdiff.GateError, match="deeper"):
+        embed_weights(grown, 4, 5, 2)
