@@ -52,6 +52,27 @@ def prepare_dir(path: str | os.PathLike[str], resume: bool, force: bool) -> Path
     return out
 
 
+def open_run(out: str | os.PathLike[str] | None, default_out: str, resume: bool, force: bool,
+             config: dict[str, Any], keys: Iterable[str] | None = None) -> tuple[Path, dict[str, Any] | None]:
+    """Prepare the run folder (``out`` or ``default_out``) and, with ``resume``, load its checkpoint.
+
+    Raises:
+        RunDirError: ``resume`` without ``out``, any problem of :func:`prepare_dir` or
+            :func:`load_checkpoint`, or a checkpoint whose settings (``keys`` of ``config``, default
+            all) differ from ``config``.
+    """
+    if out is None and resume:
+        raise RunDirError("--resume needs --out DIR: the folder of the run to continue")
+    folder = prepare_dir(out or default_out, resume, force)
+    checkpoint = load_checkpoint(folder) if resume else None
+    if checkpoint is not None:
+        differing = [k for k in (config if keys is None else keys) if checkpoint["config"].get(k) != config[k]]
+        if differing:
+            raise RunDirError("--resume with different settings than the checkpoint: " + ", ".join(
+                f"{k} (checkpoint {checkpoint['config'].get(k)!r}, now {config[k]!r})" for k in differing))
+    return folder, checkpoint
+
+
 def write_atomic(path: Path, write: Any) -> None:
     """Write a file by calling ``write(file_object)`` on a temporary file, then renaming it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from qdiff.apps.flows_cli.task import Task, UsageError, make_task
-from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, load_checkpoint, prepare_dir, save_checkpoint, write_json
+from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, open_run, save_checkpoint, write_json
 from qdiff.flows import T_CRITICAL
 from qdiff.flows.presets import DEFAULT_MODEL, MODELS, SYMMETRIES, TARGETS
 
@@ -130,16 +130,8 @@ def _print_summary(summary: dict[str, Any], out: Path, plots: list[Path]) -> Non
 
 
 def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
-    if args.out is None and args.resume:
-        raise UsageError("--resume needs --out DIR: the folder of the run to continue")
     default_out = f"runs/flow-{config['target']}-{config['model']}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out = prepare_dir(args.out or default_out, args.resume, args.force)
-    checkpoint = load_checkpoint(out) if args.resume else None
-    if checkpoint is not None:
-        differing = [k for k in RUN_KEYS if checkpoint["config"].get(k) != config[k]]
-        if differing:
-            raise UsageError("--resume with different settings than the checkpoint: " + ", ".join(
-                f"{k} (checkpoint {checkpoint['config'].get(k)!r}, now {config[k]!r})" for k in differing))
+    out, checkpoint = open_run(args.out, default_out, args.resume, args.force, config, RUN_KEYS)
     torch.manual_seed(config["seed"])
     task: Task = make_task(config)
     seconds = 0.0

@@ -23,15 +23,7 @@ from qdiff.apps.qcbm.data import Distribution, dataset
 from qdiff.apps.qcbm.model import BornMachine
 from qdiff.apps.qcbm.plots import plotting_available, save_plots
 from qdiff.apps.qcbm.train import DEFAULT_SIGMAS, OPTIMIZERS, Trainer, growth_stages, model_samples
-from qdiff.apps.rundir import (
-    SUMMARY,
-    MetricsLog,
-    RunDirError,
-    load_checkpoint,
-    prepare_dir,
-    save_checkpoint,
-    write_json,
-)
+from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, open_run, save_checkpoint, write_json
 
 # the settings that define a run: a resumed run must agree on all of them
 RUN_KEYS = ("dataset", "depth", "entangler", "optimizer", "lr", "shots", "sigmas", "normalize_kernel", "seed",
@@ -166,16 +158,8 @@ def _print_summary(summary: dict[str, Any], config: dict[str, Any], out: Path, p
 
 
 def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
-    if args.out is None and args.resume:
-        raise UsageError("--resume needs --out DIR: the folder of the run to continue")
     default_out = f"runs/qcbm-{config['dataset']}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out = prepare_dir(args.out or default_out, args.resume, args.force)
-    checkpoint = load_checkpoint(out) if args.resume else None
-    if checkpoint is not None:
-        differing = [k for k in RUN_KEYS if checkpoint["config"].get(k) != config[k]]
-        if differing:
-            raise UsageError("--resume with different settings than the checkpoint: " + ", ".join(
-                f"{k} (checkpoint {checkpoint['config'].get(k)!r}, now {config[k]!r})" for k in differing))
+    out, checkpoint = open_run(args.out, default_out, args.resume, args.force, config, RUN_KEYS)
     data = dataset(config["dataset"])
     edges = entangler_for(config["entangler"], data.num_bits, data, config["seed"])
     backend = make_backend(config["backend"], config["shots"], config["seed"])

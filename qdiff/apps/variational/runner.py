@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qdiff.apps.rundir import MetricsLog, RunDirError, load_checkpoint, prepare_dir, save_checkpoint
+from qdiff.apps import rundir
+from qdiff.apps.rundir import MetricsLog, RunDirError, save_checkpoint
 
 
 class UsageError(Exception):
@@ -41,14 +42,7 @@ def check_run_options(args: argparse.Namespace) -> None:
 
 def open_run(args: argparse.Namespace, default_out: str, config: dict[str, Any]) -> tuple[Path, dict | None]:
     """Prepare the folder; with ``--resume`` load the checkpoint and check its settings agree."""
-    out = prepare_dir(args.out or default_out, args.resume, args.force)
-    checkpoint = load_checkpoint(out) if args.resume else None
-    if checkpoint is not None:
-        differing = [k for k in config if checkpoint["config"].get(k) != config[k]]
-        if differing:
-            raise UsageError("--resume with different settings than the checkpoint: " + ", ".join(
-                f"{k} (checkpoint {checkpoint['config'].get(k)!r}, now {config[k]!r})" for k in differing))
-    return out, checkpoint
+    return rundir.open_run(args.out, default_out, args.resume, args.force, config)
 
 
 def default_out(command: str, label: str) -> str:
