@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from qdiff.errors import BackendError, ObservableError, ParameterError, QubitError, ShotsError
+from qdiff.errors import BackendError, ParameterError, QubitError, ShotsError
 from qdiff.grad import get_engine
 from qdiff.ir.circuit import Circuit
-from qdiff.ir.observables import PauliSum
+from qdiff.ir.observables import PauliSum, observables_for
 from qdiff.ir.parameters import ParameterVector, expand_parameter_mapping
 from qdiff.sim.memory import check_state_fits
 from qdiff.sim.pauli import apply_pauli_sum, expectation, group_terms
@@ -255,17 +255,7 @@ def probs(circuit: Circuit, values: Values = None, *, qubits: Sequence[int] | No
 
 
 def _observable_groups(circuit: Circuit, observables: PauliSum | Sequence[PauliSum]) -> tuple[list, bool]:
-    single = isinstance(observables, PauliSum)
-    obs = [observables] if single else list(observables)
-    if not obs:
-        raise ObservableError("no observables given; pass a PauliSum or a non-empty list of them")
-    for o in obs:
-        if not isinstance(o, PauliSum):
-            raise ObservableError(f"observables must be PauliSum (build with qdiff.X/Y/Z), got {type(o).__name__}")
-        if o.num_qubits > circuit.num_qubits:
-            raise ObservableError(f"observable acts on qubit {o.num_qubits - 1} but the circuit has only "
-                                  f"{circuit.num_qubits} qubit(s)")
-        o.check_hermitian()
+    obs, single = observables_for(observables, circuit.num_qubits)
     return [group_terms(o) for o in obs], single
 
 

@@ -21,10 +21,9 @@ import torch
 
 from qdiff.backends.autograd import SPSA, Stencil, differentiate, param_shift_stencil
 from qdiff.backends.lowering import SlotCircuit, lower
-from qdiff.errors import (BackendError, DifferentiationError, ObservableError, ParameterError, QubitError,
-                          ShotsError)
+from qdiff.errors import BackendError, DifferentiationError, ParameterError, QubitError, ShotsError
 from qdiff.ir.circuit import Circuit
-from qdiff.ir.observables import PauliSum
+from qdiff.ir.observables import PauliSum, observables_for
 from qdiff.ir.parameters import ParameterVector, expand_parameter_mapping
 
 Method = str | SPSA
@@ -276,15 +275,4 @@ def _qubit_list(qubits: Sequence[int] | int | None, n: int) -> list[int]:
 
 
 def _observables(circuit: Circuit, observables: PauliSum | Sequence[PauliSum]) -> tuple[list[PauliSum], bool]:
-    single = isinstance(observables, PauliSum)
-    obs = [observables] if single else list(observables)
-    if not obs:
-        raise ObservableError("no observables given; pass a PauliSum or a non-empty list of them")
-    for o in obs:
-        if not isinstance(o, PauliSum):
-            raise ObservableError(f"observables must be PauliSum (build with qdiff.X/Y/Z), got {type(o).__name__}")
-        if o.num_qubits > circuit.num_qubits:
-            raise ObservableError(f"observable acts on qubit {o.num_qubits - 1} but the circuit has only "
-                                  f"{circuit.num_qubits} qubit(s)")
-        o.check_hermitian()
-    return obs, single
+    return observables_for(observables, circuit.num_qubits)

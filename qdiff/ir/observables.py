@@ -246,3 +246,26 @@ def Z(qubit: int) -> PauliSum:
 def I() -> PauliSum:  # noqa: E743 - the conventional name
     """The identity (on no particular qubit)."""
     return PauliSum({(): 1.0})
+
+
+def observables_for(observables: PauliSum | Sequence[PauliSum], num_qubits: int) -> tuple[list[PauliSum], bool]:
+    """Validate one PauliSum or a list of them for a circuit of ``num_qubits``.
+
+    Returns ``(observables as a list, whether a single one was given)``.
+
+    Raises:
+        ObservableError: an empty list, a non-PauliSum, a term beyond the circuit's qubits, or a
+            non-Hermitian sum.
+    """
+    single = isinstance(observables, PauliSum)
+    obs = [observables] if single else list(observables)
+    if not obs:
+        raise ObservableError("no observables given; pass a PauliSum or a non-empty list of them")
+    for o in obs:
+        if not isinstance(o, PauliSum):
+            raise ObservableError(f"observables must be PauliSum (build with qdiff.X/Y/Z), got {type(o).__name__}")
+        if o.num_qubits > num_qubits:
+            raise ObservableError(f"observable acts on qubit {o.num_qubits - 1} but the circuit has only "
+                                  f"{num_qubits} qubit(s)")
+        o.check_hermitian()
+    return obs, single
