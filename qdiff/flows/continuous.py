@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from qdiff.flows.base import Bijector
 from qdiff.flows.ode import odeint
-from qdiff.flows.potentials import Potential
+from qdiff.flows.potentials import Potential, divergence
 
 
 class _PotentialDynamics(nn.Module):
@@ -59,18 +59,7 @@ class _NetDynamics(nn.Module):
             x = x if x.requires_grad else x.detach().requires_grad_(True)
             inp = torch.cat([x, x.new_full((x.shape[0], 1), float(t.detach()) if isinstance(t, Tensor) else t)], 1) if self.time_input else x
             v = self.net(inp)
-            if self.hutchinson:
-                noise = self.noise if self.noise is not None else torch.randn((1, *x.shape), dtype=x.dtype)
-                div = x.new_zeros(x.shape[0])
-                for e in noise:
-                    (ej,) = torch.autograd.grad((v * e).sum(), x, create_graph=True)
-                    div = div + (ej * e).sum(-1)
-                return v, div / noise.shape[0]
-            div = x.new_zeros(x.shape[0])
-            for i in range(x.shape[1]):
-                (row,) = torch.autograd.grad(v[:, i].sum(), x, create_graph=True)
-                div = div + row[:, i]
-            return v, div
+            return v, divergence(v, x, self.noise, probes=self.hutchinson)
 
 
 class _ODEBijector(Bijector):

@@ -42,6 +42,29 @@ _ACTIVATIONS = {
 }
 
 
+def divergence(v: Tensor, x: Tensor, noise: Tensor | None = None, probes: bool = False) -> Tensor:
+    """``div v = sum_i dv_i/dx_i`` per sample, ``(B,)``, for ``v = f(x)`` of shape ``(B, D)`` built
+    with ``x.requires_grad``; differentiable (``create_graph``).
+
+    Exact (``D`` backward passes) unless ``probes``: then Hutchinson's unbiased estimate
+    ``mean_k e_k^T (dv/dx) e_k`` over the rows of ``noise`` ``(K, B, D)`` (one Gaussian probe
+    drawn when ``noise`` is ``None``).
+    """
+    if probes:
+        if noise is None:
+            noise = torch.randn((1, *x.shape), dtype=x.dtype, device=x.device)
+        total = x.new_zeros(x.shape[0])
+        for e in noise:
+            (ej,) = torch.autograd.grad((v * e).sum(), x, create_graph=True)
+            total = total + (ej * e).sum(-1)
+        return total / noise.shape[0]
+    total = x.new_zeros(x.shape[0])
+    for i in range(x.shape[1]):
+        (row,) = torch.autograd.grad(v[:, i].sum(), x, create_graph=True)
+        total = total + row[:, i]
+    return total
+
+
 class Potential(nn.Module):
     """Interface: ``forward(x) -> (B,)`` and ``grad_and_laplacian(x, noise=None)``."""
 
@@ -114,19 +137,7 @@ class NetPotential(Potential):
         with torch.enable_grad():
             x = x if x.requires_grad else x.detach().requires_grad_(True)
             (grad,) = torch.autograd.grad(self(x).sum(), x, create_graph=True)
-            if self.hutchinson:
-                if noise is None:
-                    noise = torch.randn((1, *x.shape), dtype=x.dtype, device=x.device)
-                lap = x.new_zeros(x.shape[0])
-                for v in noise:
-                    (hv,) = torch.autograd.grad((grad * v).sum(), x, create_graph=True)
-                    lap = lap + (hv * v).sum(-1)
-                return grad, lap / noise.shape[0]
-            lap = x.new_zeros(x.shape[0])
-            for i in range(x.shape[1]):
-                (row,) = torch.autograd.grad(grad[:, i].sum(), x, create_graph=True)
-                lap = lap + row[:, i]
-            return grad, lap
+            return grad, divergence(grad, x, noise, probes=self.hutchinson)
 
 
 class SymmetrizedPotential(Potential):
