@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from qdiff.apps.flows_cli.task import Task, UsageError, make_task
+from qdiff.apps.loop import train_loop
 from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, open_run, save_checkpoint, write_json
 from qdiff.flows import T_CRITICAL
 from qdiff.flows.presets import DEFAULT_MODEL, MODELS, SYMMETRIES, TARGETS
@@ -143,36 +144,23 @@ def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
     def save(elapsed: float) -> None:
         save_checkpoint(out, {"config": config, "trainer": task.trainer.state_dict(), "seconds": elapsed})
 
-    from tqdm.auto import tqdm
+    def step() -> dict[str, Any] | None:
+        if task.trainer.step_count >= config["steps"]:
+            return None
+        record: dict[str, Any] = task.trainer.step()
+        if task.trainer.step_count % args.eval_every == 0:
+            record["eval"] = task.quick_eval()
+        return record
 
-    steps = config["steps"]
-    start = time.perf_counter()
-    bar = tqdm(total=steps, initial=task.trainer.step_count, disable=args.quiet, desc="flow", unit="step",
-               dynamic_ncols=True, file=sys.stderr)
     try:
-        while task.trainer.step_count < steps:
-            record: dict[str, Any] = task.trainer.step()
-            if task.trainer.step_count % args.eval_every == 0:
-                record["eval"] = task.quick_eval()
-            record["seconds"] = round(seconds + time.perf_counter() - start, 4)
-            log.append(record)
-            bar.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
-            bar.update(1)
-            if task.trainer.step_count % args.checkpoint_every == 0:
-                save(seconds + time.perf_counter() - start)
-    except KeyboardInterrupt:
-        save(seconds + time.perf_counter() - start)
-        bar.close()
-        print(f"\ninterrupted at step {task.trainer.step_count}; checkpoint saved: resume with --resume --out {out}",
-              file=sys.stderr)
-        return 130
+        finished = train_loop(step, save, log=log, out=out, total=config["steps"], initial=task.trainer.step_count,
+                              seconds=seconds, desc="flow", quiet=args.quiet, checkpoint_every=args.checkpoint_every)
     except FloatingPointError as exc:
-        bar.close()
         print(f"qdiff flow: error: {exc}", file=sys.stderr)
         return 1
-    bar.close()
-    seconds += time.perf_counter() - start
-    save(seconds)
+    if finished is None:
+        return 130
+    seconds = finished
     summary = {"target": config["target"], "model": config["model"], "fit": config["fit"],
                "steps": task.trainer.step_count, "seconds": round(seconds, 3),
                "num_parameters": sum(p.numel() for p in task.model.parameters()),

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from qdiff.apps.loop import train_loop
 from qdiff.apps.qcbm.circuit import born_circuit, embed_weights, entangler_for
 from qdiff.apps.qcbm.data import Distribution, dataset
 from qdiff.apps.qcbm.model import BornMachine
@@ -194,38 +195,26 @@ def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
                               "edges": [list(e) for e in edges], "depth_now": current_depth,
                               "stages": [list(stage) for stage in stages]})
 
-    from tqdm.auto import tqdm
+    def step() -> dict[str, Any] | None:
+        nonlocal trainer, current_depth
+        if trainer.step_count >= args.steps:
+            return None
+        stage = next((i for i, end in enumerate(stage_ends) if trainer.step_count < end), len(stages) - 1)
+        if stages[stage][0] != current_depth:  # grow: same distribution, more layers
+            grown = embed_weights(trainer.machine.weights.detach(), data.num_bits, current_depth, stages[stage][0])
+            trainer = build(stages[stage][0], grown, trainer.step_count)
+            current_depth = stages[stage][0]
+        record: dict[str, Any] = trainer.step()
+        record["depth"] = current_depth
+        if trainer.step_count % args.eval_every == 0 or trainer.step_count == args.steps:
+            record.update(trainer.evaluate())
+        return record
 
-    remaining = max(args.steps - trainer.step_count, 0)
-    start = time.perf_counter()
-    bar = tqdm(total=args.steps, initial=trainer.step_count, disable=args.quiet, desc="qcbm", unit="step",
-               dynamic_ncols=True, file=sys.stderr)
-    try:
-        for _ in range(remaining):
-            stage = next((i for i, end in enumerate(stage_ends) if trainer.step_count < end), len(stages) - 1)
-            if stages[stage][0] != current_depth:  # grow: same distribution, more layers
-                grown = embed_weights(trainer.machine.weights.detach(), data.num_bits, current_depth, stages[stage][0])
-                trainer = build(stages[stage][0], grown, trainer.step_count)
-                current_depth = stages[stage][0]
-            record: dict[str, Any] = trainer.step()
-            record["depth"] = current_depth
-            if trainer.step_count % args.eval_every == 0 or trainer.step_count == args.steps:
-                record.update(trainer.evaluate())
-            record["seconds"] = round(seconds + time.perf_counter() - start, 4)
-            log.append(record)
-            bar.set_postfix(loss=f"{record['loss']:.3e}", refresh=False)
-            bar.update(1)
-            if trainer.step_count % args.checkpoint_every == 0:
-                save(seconds + time.perf_counter() - start)
-    except KeyboardInterrupt:
-        save(seconds + time.perf_counter() - start)
-        bar.close()
-        print(f"\ninterrupted at step {trainer.step_count}; checkpoint saved: resume with --resume --out {out}",
-              file=sys.stderr)
+    finished = train_loop(step, save, log=log, out=out, total=args.steps, initial=trainer.step_count,
+                          seconds=seconds, desc="qcbm", quiet=args.quiet, checkpoint_every=args.checkpoint_every)
+    if finished is None:
         return 130
-    bar.close()
-    seconds += time.perf_counter() - start
-    save(seconds)
+    seconds = finished
     machine = trainer.machine
     summary = _summary(trainer, seconds, out, data)
     plots: list[Path] = []

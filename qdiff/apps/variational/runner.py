@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qdiff.apps import rundir
+from qdiff.apps import loop, rundir
 from qdiff.apps.rundir import MetricsLog, RunDirError, save_checkpoint
 
 
@@ -54,44 +54,30 @@ def train_loop(*, out: Path, args: argparse.Namespace, config: dict[str, Any], s
                step: Callable[[Any], dict[str, Any]], done: Callable[[Any], bool],
                state: Callable[[], dict[str, Any]], stage_index: int, seconds: float, resumed_step: int | None,
                desc: str) -> tuple[float, int] | int:
-    """Run ``step(stage)`` until ``done(stage)`` for each stage from ``stage_index`` on, logging one
-    metrics line per step, checkpointing ``state()`` every ``--checkpoint-every`` steps, at each
-    stage end and on Ctrl-C (exit 130). Returns ``(seconds, total steps)``."""
-    from tqdm.auto import tqdm
+    """Run ``step(stage)`` until ``done(stage)`` for each stage from ``stage_index`` on, through
+    :func:`qdiff.apps.loop.train_loop` (one metrics line per step, a checkpoint of ``state()`` every
+    ``--checkpoint-every`` steps and on Ctrl-C). Returns ``(seconds, total steps)``, or 130 when
+    interrupted."""
+    k, total = stage_index, resumed_step or 0
 
-    log = MetricsLog(out, resumed_step)
-    total = resumed_step or 0
-    start = time.perf_counter()
-    bar = tqdm(total=args.steps * len(stages), initial=0, disable=args.quiet, desc=desc, unit="step",
-               dynamic_ncols=True, file=sys.stderr)
-
-    def save(k: int) -> None:
-        save_checkpoint(out, {"config": config, "trainer": state(), "stage": k, "step": total,
-                              "seconds": seconds + time.perf_counter() - start})
-
-    k = stage_index
-    try:
-        while k < len(stages):
-            stage = stages[k]
-            while not done(stage):
-                record = step(stage)
-                total += 1
-                record = {"step": total, **record, "seconds": round(seconds + time.perf_counter() - start, 4)}
-                log.append(record)
-                bar.set_postfix({key: f"{v:.6g}" for key, v in record.items()
-                                 if key in ("energy", "expected_cut", "error")}, refresh=False)
-                bar.update(1)
-                if total % args.checkpoint_every == 0:
-                    save(k)
+    def next_record() -> dict[str, Any] | None:
+        nonlocal k, total
+        while k < len(stages) and done(stages[k]):
             k += 1
-            save(k)
-    except KeyboardInterrupt:
-        save(k)
-        bar.close()
-        print(f"\ninterrupted at step {total}; checkpoint saved: resume with --resume --out {out}", file=sys.stderr)
-        return 130
-    bar.close()
-    return seconds + time.perf_counter() - start, total
+        if k == len(stages):
+            return None
+        record = step(stages[k])
+        total += 1
+        return {"step": total, **record}
+
+    def save(elapsed: float) -> None:
+        save_checkpoint(out, {"config": config, "trainer": state(), "stage": k, "step": total, "seconds": elapsed})
+
+    finished = loop.train_loop(next_record, save, log=MetricsLog(out, resumed_step), out=out,
+                               total=args.steps * len(stages), initial=total, seconds=seconds, desc=desc,
+                               quiet=args.quiet, checkpoint_every=args.checkpoint_every,
+                               show=("energy", "expected_cut", "error"))
+    return 130 if finished is None else (finished, total)
 
 
 def plot_curves(out: Path, metrics: list[dict[str, Any]], key: str, reference: float | None, ylabel: str,

@@ -1,0 +1,86 @@
+"""The one training loop of every ``qdiff`` command: progress bar, metrics, checkpoints, Ctrl-C.
+
+A command supplies two closures -- ``step()`` (one optimizer step, returning the metrics record
+of that step, or ``None`` once training is finished) and ``save(seconds)`` (write the checkpoint)
+-- and :func:`train_loop` does the rest the same way for all of them:
+
+* one line per step in ``DIR/metrics.jsonl`` with the cumulated wall time ``seconds`` added;
+* a tqdm bar on stderr (``quiet`` hides it) showing the ``show`` keys of the last record;
+* a checkpoint every ``checkpoint_every`` steps, once more at the end, and on Ctrl-C, after which
+  it prints how to resume and returns ``None`` (the command exits with status 130).
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from qdiff.apps.rundir import MetricsLog
+>>> out = Path(tempfile.mkdtemp())
+>>> count, saved = [0], []
+>>> def step():
+...     if count[0] == 5:
+...         return None
+...     count[0] += 1
+...     return {"step": count[0], "loss": 1.0 / count[0]}
+>>> seconds = train_loop(step, saved.append, log=MetricsLog(out), out=out, total=5, quiet=True,
+...                      checkpoint_every=2)
+>>> len(saved), [r["step"] for r in MetricsLog(out, resume_step=5).read()]
+(3, [1, 2, 3, 4, 5])
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from qdiff.apps.rundir import MetricsLog
+
+
+def train_loop(step: Callable[[], dict[str, Any] | None], save: Callable[[float], None], *, log: MetricsLog,
+               out: Path, total: int, initial: int = 0, seconds: float = 0.0, desc: str = "train",
+               quiet: bool = False, checkpoint_every: int = 100, show: Sequence[str] = ("loss",)) -> float | None:
+    """Call ``step()`` until it returns ``None``; returns the cumulated seconds, ``None`` if interrupted.
+
+    Args:
+        step: one training step; returns its record, which must hold ``"step"`` (the number of
+            steps done after it, counted from the start of the run, resumed runs included).
+        save: writes the checkpoint; gets the cumulated wall time in seconds.
+        log: where the records go.
+        out: the run folder (named in the resume hint).
+        total: the expected number of steps (the bar's length).
+        initial: steps already done (a resumed run).
+        seconds: wall time already spent (a resumed run).
+        desc: the bar's label.
+        quiet: hide the bar.
+        checkpoint_every: save when ``record["step"]`` is a multiple of this.
+        show: record keys shown beside the bar.
+    """
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+
+    def elapsed() -> float:
+        return seconds + time.perf_counter() - start
+
+    bar = tqdm(total=total, initial=initial, disable=quiet, desc=desc, unit="step", dynamic_ncols=True,
+               file=sys.stderr)
+    done = initial
+    try:
+        while (record := step()) is not None:
+            done = int(record["step"])
+            record["seconds"] = round(elapsed(), 4)
+            log.append(record)
+            bar.set_postfix({k: f"{record[k]:.4g}" for k in show if isinstance(record.get(k), (int, float))},
+                            refresh=False)
+            bar.update(1)
+            if done % checkpoint_every == 0:
+                save(elapsed())
+    except KeyboardInterrupt:
+        save(elapsed())
+        bar.close()
+        print(f"\ninterrupted at step {done}; checkpoint saved: resume with --resume --out {out}", file=sys.stderr)
+        return None
+    bar.close()
+    final = elapsed()
+    save(final)
+    return final
