@@ -12,7 +12,7 @@ True
 
 from qdiff.flows.base import Bijector, Chain, Flow, Logit, Z2Symmetrized, mlp
 from qdiff.flows.continuous import CNF, MongeAmpereFlow
-from qdiff.flows.data import bits_per_dim, dequantize, load_digits
+from qdiff.flows.data import bits_per_dim, dequantize, load_digits, load_mnist
 from qdiff.flows.ising import (
     T_CRITICAL,
     IsingRelaxation,
@@ -34,5 +34,5 @@ __all__ = [
     "SymmetrizedPotential", "T_CRITICAL", "TOYS", "ToyTarget", "Z2Symmetrized", "adjacency",
     "alternating_mask", "bits_per_dim", "block_indices", "brute_force_log_z", "checkerboard_mask",
     "dequantize", "estimate_free_energy", "free_energy_samples", "half_mask", "ising_log_z",
-    "lattice_symmetries", "load_digits", "mean_nll", "mlp", "odeint", "toy_target", "transfer_matrix_log_z",
+    "lattice_symmetries", "load_digits", "load_mnist", "mean_nll", "mlp", "odeint", "toy_target", "transfer_matrix_log_z",
 ]

@@ -25,6 +25,11 @@ TINY = ["--steps", "4", "--hidden", "4", "--layers", "2", "--batch", "16", "--ev
     (["--batch", "0"], "--batch must be >= 1"),
     (["--resume"], "--resume needs --out"),
     (["--threads", "0"], "--threads must be >= 1"),
+    (["--target", "mnist"], "never downloads: pass --data PATH"),
+    (["--target", "mnist", "--data", "/nonexistent/mnist"], "does not exist"),
+    (["--target", "digits", "--data", "."], "--data is only for --target mnist"),
+    (["--target", "ising", "--model", "ma", "--depth", "2"], "--depth is only for --model neuralrg"),
+    (["--target", "ising", "--model", "neuralrg", "--depth", "0"], "--depth must be >= 1"),
 ])
 def test_bad_input_exits_2_before_any_work(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -57,3 +62,28 @@ def test_toy_runs_report_their_keys(tmp_path):
     assert main(["flow", "--target", "mog", "--fit", "samples", "--model", "realnvp", "--samples", "200",
                  "--out", str(samples), *TINY]) == 0
     assert {"nll", "exact_nll"} <= set(json.loads((samples / "summary.json").read_text()))
+
+
+def test_neuralrg_depth_adds_block_layers_per_scale(tmp_path):
+    from qdiff.flows.presets import build_model
+
+    shallow, deep = (build_model("ising", "neuralrg", L=4, hidden=4, layers=1, depth=d) for d in (1, 2))
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(deep) == 2 * count(shallow)
+    out = tmp_path / "deep"
+    argv = ["flow", "--target", "ising", "--L", "4", "--model", "neuralrg", "--depth", "2", "--out", str(out), *TINY]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["num_parameters"] == count(build_model("ising", "neuralrg", L=4, hidden=4, layers=2, depth=2))
+
+
+def test_mnist_trains_from_a_local_idx_copy(tmp_path):
+    from tests.flows.test_data import write_fake_mnist
+
+    folder = write_fake_mnist(tmp_path / "raw", train=24, test=6, gz=True)
+    out = tmp_path / "run"
+    argv = ["flow", "--target", "mnist", "--data", str(folder), "--out", str(out), "--model", "realnvp", *TINY]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["target"] == "mnist" and summary["test_images"] == 6 and summary["num_parameters"] > 0
+    assert 0 < summary["nll_bits_per_dim"] < 20

@@ -4,6 +4,7 @@
     qdiff flow --target moons --fit samples               # density estimation from samples, plotted
     qdiff flow --target ising --L 8 --model neuralrg      # Ising continuous relaxation at T_c
     qdiff flow --target digits --model realnvp            # NLL of sklearn's 8x8 digits, bits/dim
+    qdiff flow --target mnist --data ~/data/MNIST/raw     # MNIST from a local copy (never downloaded)
 
 Writes ``DIR/metrics.jsonl``, ``DIR/checkpoint.pt`` (atomically; ``--resume`` continues it),
 ``DIR/summary.json`` and plots (with the ``plot`` extra); see :mod:`qdiff.apps.rundir`.
@@ -28,27 +29,32 @@ from qdiff.flows import T_CRITICAL
 from qdiff.flows.presets import DEFAULT_MODEL, MODELS, SYMMETRIES, TARGETS
 
 # the settings that define a run: a resumed run must agree on all of them
-RUN_KEYS = ("target", "model", "fit", "L", "T", "symmetry", "hidden", "layers", "ode_steps", "dt", "batch", "lr",
-            "lr_decay", "samples", "seed")
+RUN_KEYS = ("target", "model", "fit", "L", "T", "symmetry", "hidden", "layers", "depth", "ode_steps", "dt", "batch",
+            "lr", "lr_decay", "samples", "data", "seed")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``flow`` subcommand."""
     p = sub.add_parser("flow", help="train a classical normalizing flow (RealNVP, Monge-Ampere, NeuralRG)",
                        description="Train a normalizing flow: variational free energy of an unnormalised density "
-                                   "(2D toys, Ising relaxation) or density estimation from samples (toys, digits).")
+                                   "(2D toys, Ising relaxation) or density estimation from samples (toys, digits, MNIST).")
     p.add_argument("--target", choices=TARGETS, default="ring2d", help="default ring2d")
     p.add_argument("--model", choices=MODELS, default=None,
                    help="ma, realnvp, neuralrg (ising) or cnf (toys); default per target: realnvp for ring2d, "
-                        "moons and digits, ma for mog and ising")
+                        "moons, digits and mnist, ma for mog and ising")
     p.add_argument("--fit", choices=("energy", "samples"), default=None,
                    help="energy: reverse KL against ln pi (toys, ising; default); samples: maximum likelihood "
-                        "(toys; always for digits)")
+                        "(toys; always for digits and mnist)")
     p.add_argument("--L", type=int, default=4, help="Ising lattice size (default 4)")
     p.add_argument("--T", type=float, default=T_CRITICAL, help="Ising temperature (default T_c = 2.269185)")
     p.add_argument("--symmetry", choices=SYMMETRIES, default="z2", help="Ising symmetry of the model (default z2)")
     p.add_argument("--hidden", type=int, default=None, help="hidden width (default per target and model)")
     p.add_argument("--layers", type=int, default=None, help="coupling layers / kernel couplings / CNF depth")
+    p.add_argument("--depth", type=int, default=None,
+                   help="neuralrg: block layers (disentangler + decimator) per scale (default 1)")
+    p.add_argument("--data", default=None,
+                   help="mnist: a local copy, a folder with the IDX files (train-images-idx3-ubyte[.gz], "
+                        "t10k-images-idx3-ubyte[.gz]) or Keras' mnist.npz; nothing is downloaded")
     p.add_argument("--ode-steps", type=int, default=None, help="RK4 steps of ma and cnf")
     p.add_argument("--dt", type=float, default=None, help="RK4 step size of ma and cnf")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default per target and model)")
@@ -88,9 +94,20 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("hidden", "layers", "ode_steps", "dt", "steps", "batch", "lr", "lr_decay"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    fit = args.fit or ("samples" if args.target == "digits" else "energy")
-    if args.target == "digits" and fit != "samples":
-        raise UsageError("--target digits is density estimation: use --fit samples (the default)")
+    images = args.target in ("digits", "mnist")
+    fit = args.fit or ("samples" if images else "energy")
+    if images and fit != "samples":
+        raise UsageError(f"--target {args.target} is density estimation: use --fit samples (the default)")
+    if args.target == "mnist":
+        if args.data is None:
+            raise UsageError("--target mnist reads a local copy and never downloads: pass --data PATH (a folder with "
+                             "train-images-idx3-ubyte[.gz] and t10k-images-idx3-ubyte[.gz], or an mnist.npz)")
+        if not Path(args.data).exists():
+            raise UsageError(f"--data {args.data!r} does not exist")
+    elif args.data is not None:
+        raise UsageError("--data is only for --target mnist")
+    if args.depth is not None and args.model != "neuralrg":
+        raise UsageError("--depth is only for --model neuralrg (other models: --layers)")
     if args.target == "digits" and importlib.util.find_spec("sklearn") is None:
         raise UsageError("--target digits needs scikit-learn (it ships the data): pip install 'qdiff[flows]'")
     if args.target == "ising" and fit != "energy":
@@ -113,9 +130,13 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError("--lr must be > 0 and --lr-decay in (0, 1]")
     for key in ("samples", "eval_samples", "eval_every", "checkpoint_every", "threads"):
         _positive(key, getattr(args, key))
+    if args.depth is not None:
+        _positive("depth", args.depth)
     return {"target": args.target, "model": args.model, "fit": fit, "L": args.L if args.target == "ising" else None,
             "T": args.T if args.target == "ising" else None, "symmetry": args.symmetry, **settings,
-            "samples": args.samples if fit == "samples" else None, "seed": args.seed}
+            "samples": args.samples if fit == "samples" else None, "seed": args.seed,
+            "depth": (args.depth or 1) if args.model == "neuralrg" else None,
+            "data": str(Path(args.data).resolve()) if args.data is not None else None}
 
 
 def _print_summary(summary: dict[str, Any], out: Path, plots: list[Path]) -> None:

@@ -1,5 +1,5 @@
 """What ``qdiff flow`` trains and measures: the model, its trainer, the metrics and the plots of a
-target (toy free energy, toy density estimation, Ising free energy, digits NLL)."""
+target (toy free energy, toy density estimation, Ising free energy, image NLL: digits or MNIST)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from qdiff.flows import FlowTrainer, IsingRelaxation, bits_per_dim, dequantize, estimate_free_energy, mean_nll
-from qdiff.flows.data import load_digits
-from qdiff.flows.presets import build_model
+from qdiff.flows.data import LEVELS, MNIST_LEVELS, load_digits, load_mnist
+from qdiff.flows.presets import IMAGES, build_model
 from qdiff.flows.targets import toy_target
 
 
@@ -35,8 +35,14 @@ class Task:
 
     @property
     def kind(self) -> str:
-        """``toy``, ``ising`` or ``digits``."""
-        return self.config["target"] if self.config["target"] in ("ising", "digits") else "toy"
+        """``toy``, ``ising`` or ``images``."""
+        target = self.config["target"]
+        return "ising" if target == "ising" else "images" if target in IMAGES else "toy"
+
+    @property
+    def levels(self) -> int:
+        """Grey levels of the image target."""
+        return MNIST_LEVELS if self.config["target"] == "mnist" else LEVELS
 
     def _dim(self) -> int:
         return int(self.model.dim)
@@ -51,10 +57,11 @@ class Task:
             scale = self._dim() if self.kind == "ising" else 1
             return f / scale, err / scale
         assert self.test is not None
-        if self.kind == "digits":
+        if self.kind == "images":
             torch.manual_seed(12345)  # fixed dequantisation noise: comparable numbers along the run
-            nll = sum(mean_nll(self.model, dequantize(self.test).float()) for _ in range(4)) / 4
-            return bits_per_dim(nll, self._dim()), float("nan")
+            test = self.test[:n] if self.config["target"] == "mnist" else self.test  # MNIST: 10,000 x 784
+            nll = sum(mean_nll(self.model, dequantize(test, self.levels).float()) for _ in range(4)) / 4
+            return bits_per_dim(nll, self._dim(), self.levels), float("nan")
         return mean_nll(self.model, self.test[:n].float()), float("nan")
 
     def final_metrics(self, n: int) -> dict[str, Any]:
@@ -70,8 +77,9 @@ class Task:
             return {"free_energy_per_site": value, "free_energy_per_site_stderr": err,
                     "exact_free_energy_per_site": exact, "relative_error": abs((value - exact) / exact),
                     "ln_z_ising_per_site": target.log_z_ising / N, "L": L, "T": self.config["T"]}
-        if self.kind == "digits":
-            return {"nll_bits_per_dim": value, "test_images": len(self.test)}
+        if self.kind == "images":
+            return {"nll_bits_per_dim": value, "test_images": min(len(self.test), n) if self.config["target"] ==
+                    "mnist" else len(self.test)}
         if self.log_target is not None:
             assert self.exact_log_z is not None
             return {"free_energy": value, "free_energy_stderr": err, "exact_free_energy": -self.exact_log_z,
@@ -94,7 +102,7 @@ class Task:
             summary_exact = -self.exact_log_z / self._dim()
         elif self.log_target is not None:
             summary_exact = -self.exact_log_z
-        label = {"ising": "free energy / site", "digits": "test bits/dim"}.get(
+        label = {"ising": "free energy / site", "images": "test bits/dim"}.get(
             self.kind, "free energy" if self.log_target is not None else "test NLL")
         written = [plots.save_loss(out, metrics, summary_exact, label)]
         with torch.no_grad():
@@ -107,7 +115,7 @@ class Task:
                 written.append(plots.save_images(out, torch.sign(x), self.config["L"], "sign(x) of model samples", -1.0, 1.0))
             else:
                 x = self.model.sample(16).clamp(0, 1)
-                written.append(plots.save_images(out, x, 8, "samples of the trained flow"))
+                written.append(plots.save_images(out, x, IMAGES[self.config["target"]], "samples of the trained flow"))
         return written
 
 
@@ -116,16 +124,20 @@ def make_task(config: dict[str, Any]) -> Task:
     target = config["target"]
     model = build_model(target, config["model"], L=config["L"] or 4, hidden=config["hidden"],
                         layers=config["layers"], ode_steps=config["ode_steps"], dt=config["dt"],
-                        symmetry=config["symmetry"])
+                        symmetry=config["symmetry"], depth=config.get("depth") or 1)
     common = dict(batch=config["batch"], lr=config["lr"], lr_decay=config["lr_decay"])
     if target == "ising":
         ising = IsingRelaxation(config["L"], config["T"])
         log_target = lambda x: ising.log_prob(x.double()).to(x.dtype)  # noqa: E731
         trainer = FlowTrainer(model, log_target=log_target, **common)
         return Task(config, model, trainer, log_target, ising.exact_log_z)
-    if target == "digits":
-        train, test = load_digits(seed=config["seed"])
-        trainer = FlowTrainer(model, data=train, transform=lambda v: dequantize(v).float(), **common)
+    if target in IMAGES:
+        try:
+            train, test = load_mnist(config["data"]) if target == "mnist" else load_digits(seed=config["seed"])
+        except (FileNotFoundError, ValueError) as exc:
+            raise UsageError(f"--data: {exc}") from None
+        levels = MNIST_LEVELS if target == "mnist" else LEVELS
+        trainer = FlowTrainer(model, data=train, transform=lambda v: dequantize(v, levels).float(), **common)
         return Task(config, model, trainer, test=test, train=train)
     toy = toy_target(target)
     if config["fit"] == "energy":
