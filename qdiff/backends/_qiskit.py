@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,26 @@ def to_qiskit_slots(slots: SlotCircuit, caller: str) -> QuantumCircuit:
     return qc.decompose(gates_to_decompose=sorted(_UNBINDABLE)) if _UNBINDABLE & set(qc.count_ops()) else qc
 
 
+def add_measurements(qc: QuantumCircuit, basis: Sequence[tuple[int, str]],
+                     wires: Sequence[int] | None = None) -> None:
+    """Measure ``basis`` (``(qubit, "X"|"Y"|"Z")`` pairs) into a new register ``meas``, in place.
+
+    Bit ``i`` is qubit ``basis[i][0]``, rotated first into its letter's eigenbasis (``H`` for
+    ``X``, ``S^dag`` then ``H`` for ``Y``). ``wires`` maps qubits to the circuit's wires (the
+    physical qubits of a transpiled circuit); default the identity.
+    """
+    qiskit = require("qiskit", "measurements")
+    creg = qiskit.ClassicalRegister(len(basis), "meas")
+    qc.add_register(creg)
+    for i, (q, letter) in enumerate(basis):
+        wire = q if wires is None else wires[q]
+        if letter == "Y":
+            qc.sdg(wire)
+        if letter in ("X", "Y"):
+            qc.h(wire)
+        qc.measure(wire, creg[i])
+
+
 def slot_index(name: str) -> int:
     """Slot number of a slot parameter's name (``_a000012`` -> 12)."""
     if not (name.startswith(SLOT_PREFIX) and name[len(SLOT_PREFIX):].isdigit()):
@@ -85,6 +105,12 @@ def bits_to_ints(bits: Any) -> np.ndarray:
         raise BackendError(f"{bits.num_bits} measured bits do not fit an int64 outcome; measure fewer qubits")
     weights = 256 ** np.arange(arr.shape[-1] - 1, -1, -1, dtype=np.int64)
     return (arr * weights).sum(-1)
+
+
+def bitarray_bits(bits: Any) -> np.ndarray:
+    """A Qiskit ``BitArray`` of shape ``(N,)`` as bits ``(N, shots, num_bits)`` uint8, bit ``i`` = clbit ``i``."""
+    arr = np.asarray(bits.array, dtype=np.uint8)  # (N, shots, bytes), big-endian bytes
+    return np.unpackbits(arr[..., ::-1], axis=-1, bitorder="little")[..., :bits.num_bits]
 
 
 def counts_to_probs(outcomes: np.ndarray, num_bits: int) -> np.ndarray:
@@ -143,5 +169,5 @@ def quiet_deprecations() -> Iterator[None]:
         yield
 
 
-__all__ = ["SLOT_DIGITS", "AngleBounds", "bind_array", "binding_columns", "bits_to_ints", "counts_to_probs",
+__all__ = ["SLOT_DIGITS", "AngleBounds", "add_measurements", "bind_array", "binding_columns", "bitarray_bits", "bits_to_ints", "counts_to_probs",
            "positions", "quiet_deprecations", "require", "to_qiskit_slots"]

@@ -21,6 +21,7 @@ import torch
 
 from qdiff.backends.autograd import SPSA, Stencil, differentiate, param_shift_stencil
 from qdiff.backends.lowering import SlotCircuit, lower
+from qdiff.backends.pauli_groups import Basis, estimate, plan_measurements
 from qdiff.errors import BackendError, DifferentiationError, ParameterError, QubitError, ShotsError
 from qdiff.ir.circuit import Circuit
 from qdiff.ir.observables import PauliSum, observables_for
@@ -82,6 +83,22 @@ class Backend:
     def _run_samples(self, slots: SlotCircuit, qubits: list[int], angles: np.ndarray, shots: int,
                      seed: int | None) -> np.ndarray:
         raise NotImplementedError
+
+    def _run_bases(self, slots: SlotCircuit, bases: list[Basis], angles: np.ndarray, shots: int) -> list[np.ndarray]:
+        """Measured bits of every basis circuit for every row of ``angles`` ``(N, A)``, in ONE job.
+
+        Returns per basis ``(N, shots, len(basis))`` 0/1 (bit ``i`` = qubit ``basis[i][0]`` measured
+        after its rotation); only backends that estimate expectation values from counts supply it.
+        """
+        raise NotImplementedError
+
+    def _sampled_expvals(self, slots: SlotCircuit, observables: list[PauliSum], angles: np.ndarray,
+                         shots: int) -> np.ndarray:
+        """Expectation values ``(N, K)`` estimated from ``shots`` measurements per qubit-wise
+        commuting group (:mod:`qdiff.backends.pauli_groups`): all groups and rows in one job."""
+        plan = plan_measurements(observables)
+        bits = self._run_bases(slots, plan.bases, angles, shots) if plan.groups else []
+        return estimate(plan, bits, angles.shape[0])
 
     def _run_state(self, slots: SlotCircuit, angles: np.ndarray) -> np.ndarray:
         raise BackendError(f"{type(self).__name__} cannot return a statevector; use "
@@ -217,11 +234,11 @@ class Backend:
         raise BackendError(f"{what} job {job_id} failed {self.max_retries + 1} time(s); last error: {last}",
                            job_id=job_id) from last
 
-    def _chunks(self, num_rows: int, shots: int) -> list[slice]:
-        """Row ranges of a binding array so that ``rows * shots <= max_executions`` per job."""
-        if self.max_executions is None or num_rows * shots <= self.max_executions:
+    def _chunks(self, num_rows: int, shots: int, circuits: int = 1) -> list[slice]:
+        """Row ranges of a binding array so that ``circuits * rows * shots <= max_executions`` per job."""
+        if self.max_executions is None or circuits * num_rows * shots <= self.max_executions:
             return [slice(0, num_rows)]
-        per = max(1, self.max_executions // max(shots, 1))
+        per = max(1, self.max_executions // max(circuits * shots, 1))
         return [slice(i, min(i + per, num_rows)) for i in range(0, num_rows, per)]
 
 

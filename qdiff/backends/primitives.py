@@ -8,6 +8,10 @@ transpiled ONCE to the device's ISA with ``generate_preset_pass_manager`` and ca
 measurements keep the circuit's qubit order in their classical bits. Each call is one PUB: the
 circuit, the observables ``(1, K)`` and a binding array ``(N, 1, A)`` (Estimator) or ``(N, A)``
 (Sampler), whose columns follow the transpiled circuit's own parameter order by name.
+
+With a Sampler and no Estimator, expectation values are estimated from counts: one PUB per
+qubit-wise commuting group of Pauli strings (basis rotations before the measurement), all in one
+job (:mod:`qdiff.backends.pauli_groups`).
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from qdiff.backends._qiskit import (AngleBounds, bind_array, bits_to_ints, counts_to_probs, quiet_deprecations,
-                                    require, to_qiskit_slots)
+from qdiff.backends._qiskit import (AngleBounds, add_measurements, bind_array, bitarray_bits, bits_to_ints,
+                                    counts_to_probs, quiet_deprecations, require, to_qiskit_slots)
 from qdiff.backends.base import Backend
 from qdiff.backends.lowering import SlotCircuit
+from qdiff.backends.pauli_groups import Basis
 from qdiff.errors import BackendError
 from qdiff.ir.observables import PauliSum
 
@@ -35,8 +40,8 @@ class QiskitBackend(Backend):
 
     Args:
         target: a V2 Estimator or Sampler, or a ``BackendV2`` (IBM or fake device).
-        shots: shots per parameter set (Estimator precision ``1/sqrt(shots)``); ``None``: the
-            primitive's default.
+        shots: shots per parameter set (Estimator precision ``1/sqrt(shots)``; with a Sampler alone,
+            shots per measured group); ``None``: the primitive's default.
         optimization_level: of the preset pass manager (0 to 3).
         seed: transpiler seed, and simulator seed of the primitives built here.
         max_retries: resubmissions of a failed or cancelled job before :class:`qdiff.BackendError`.
@@ -101,18 +106,15 @@ class QiskitBackend(Backend):
         return f"QiskitBackend({'+'.join(kinds)}{f' on {where}' if where else ''}, shots={self.shots})"
 
     # -- transpilation ----------------------------------------------------------------------------
-    def _isa(self, slots: SlotCircuit, measured: tuple[int, ...] | None) -> tuple[Any, AngleBounds]:
-        """The ISA circuit (with measurements of ``measured`` when given), once per circuit and backend."""
+    def _isa(self, slots: SlotCircuit, measured: Basis | None) -> tuple[Any, AngleBounds]:
+        """The ISA circuit, measuring ``measured`` (see :func:`add_measurements`) when given; once per
+        circuit, measurement and backend."""
         cache = slots.circuit._derived("qiskit_isa", lambda c: {})
         key = (self._token, measured)
         if key not in cache:
             qc = to_qiskit_slots(slots, "QiskitBackend")
             if measured is not None:
-                qiskit = require("qiskit", "QiskitBackend")
-                creg = qiskit.ClassicalRegister(len(measured), "meas")
-                qc.add_register(creg)
-                for i, q in enumerate(measured):
-                    qc.measure(q, creg[i])
+                add_measurements(qc, measured)
             if self.device is not None:
                 if self._pass_manager is None:
                     transpiler = require("qiskit.transpiler", "QiskitBackend")
@@ -131,8 +133,9 @@ class QiskitBackend(Backend):
     # -- evaluations ------------------------------------------------------------------------------
     def _run_expvals(self, slots: SlotCircuit, observables: list[PauliSum], angles: np.ndarray) -> np.ndarray:
         if self.estimator is None:
-            raise BackendError("expectation values need an Estimator: pass a V2 Estimator (or a device) as "
-                               "QiskitBackend's target, or estimator=... next to a Sampler")
+            if self.sampler is None:  # pragma: no cover - the constructor always sets one
+                raise BackendError("expectation values need an Estimator or a Sampler")
+            return self._sampled_expvals(slots, observables, angles, self.shots or _default_shots(self.sampler))
         from qdiff.interop._paulis import to_sparse_pauli_op
 
         qc, bounds = self._isa(slots, None)
@@ -151,12 +154,28 @@ class QiskitBackend(Backend):
         evs = np.asarray(result[0].data.evs, dtype=float).reshape(-1, len(ops))
         return np.broadcast_to(evs, (N, len(ops))) if values is None else evs
 
+    def _run_bases(self, slots: SlotCircuit, bases: list[Basis], angles: np.ndarray, shots: int) -> list[np.ndarray]:
+        """One Sampler job, one PUB per basis with all ``N`` rows (split only at ``max_executions``)."""
+        self._need_sampler()
+        circuits = [self._isa(slots, basis) for basis in bases]
+        bound = [self._bind(qc, b, angles) for qc, b in circuits]
+        N = angles.shape[0]
+        if not circuits[0][0].parameters:  # no angles: every row is the same circuit
+            result = self._submit(lambda: self.sampler.run([(qc,) for qc, _ in circuits], shots=shots * N),
+                                  "Sampler")
+            return [bitarray_bits(r.data.meas).reshape(N, shots, len(basis)) for r, basis in zip(result, bases)]
+        parts: list[list[np.ndarray]] = [[] for _ in bases]
+        for rows in self._chunks(N, shots, len(bases)):
+            pubs = [(qc, b[rows]) for (qc, _), b in zip(circuits, bound)]
+            result = self._submit(lambda: self.sampler.run(pubs, shots=shots), "Sampler")
+            for part, r in zip(parts, result):
+                part.append(bitarray_bits(r.data.meas))
+        return [np.concatenate(part) for part in parts]
+
     def _run_samples(self, slots: SlotCircuit, qubits: list[int], angles: np.ndarray, shots: int,
                      seed: int | None) -> np.ndarray:
-        if self.sampler is None:
-            raise BackendError("probabilities and samples need a Sampler: pass a V2 Sampler (or a device) as "
-                               "QiskitBackend's target, or sampler=... next to an Estimator")
-        qc, bounds = self._isa(slots, tuple(qubits))
+        self._need_sampler()
+        qc, bounds = self._isa(slots, tuple((q, "Z") for q in qubits))
         bound = self._bind(qc, bounds, angles)
         N = angles.shape[0]
         if not qc.parameters:
@@ -171,6 +190,11 @@ class QiskitBackend(Backend):
     def _run_probs(self, slots: SlotCircuit, qubits: list[int], angles: np.ndarray) -> np.ndarray:
         shots = self.shots or _default_shots(self.sampler)
         return counts_to_probs(self._run_samples(slots, qubits, angles, shots, self.seed), len(qubits))
+
+    def _need_sampler(self) -> None:
+        if self.sampler is None:
+            raise BackendError("probabilities and samples need a Sampler: pass a V2 Sampler (or a device) as "
+                               "QiskitBackend's target, or sampler=... next to an Estimator")
 
 
 def _is_local(device: Any) -> bool:
