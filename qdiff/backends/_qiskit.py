@@ -53,24 +53,30 @@ def to_qiskit_slots(slots: SlotCircuit, caller: str) -> QuantumCircuit:
     return qc.decompose(gates_to_decompose=sorted(_UNBINDABLE)) if _UNBINDABLE & set(qc.count_ops()) else qc
 
 
-def add_measurements(qc: QuantumCircuit, basis: Sequence[tuple[int, str]],
-                     wires: Sequence[int] | None = None) -> None:
+def add_measurements(qc: QuantumCircuit, basis: Sequence[tuple[int, str]]) -> None:
     """Measure ``basis`` (``(qubit, "X"|"Y"|"Z")`` pairs) into a new register ``meas``, in place.
 
     Bit ``i`` is qubit ``basis[i][0]``, rotated first into its letter's eigenbasis (``H`` for
-    ``X``, ``S^dag`` then ``H`` for ``Y``). ``wires`` maps qubits to the circuit's wires (the
-    physical qubits of a transpiled circuit); default the identity.
+    ``X``, ``S^dag`` then ``H`` for ``Y``). Add them before transpiling: the rotations must be
+    translated to the device's gates.
     """
     qiskit = require("qiskit", "measurements")
     creg = qiskit.ClassicalRegister(len(basis), "meas")
     qc.add_register(creg)
     for i, (q, letter) in enumerate(basis):
-        wire = q if wires is None else wires[q]
         if letter == "Y":
-            qc.sdg(wire)
+            qc.sdg(q)
         if letter in ("X", "Y"):
-            qc.h(wire)
-        qc.measure(wire, creg[i])
+            qc.h(q)
+        qc.measure(q, creg[i])
+
+
+def logical_circuit(slots: SlotCircuit, measured: Sequence[tuple[int, str]] | None, caller: str) -> QuantumCircuit:
+    """The Qiskit circuit of ``slots`` (before transpilation), measuring ``measured`` when given."""
+    qc = to_qiskit_slots(slots, caller)
+    if measured is not None:
+        add_measurements(qc, measured)
+    return qc
 
 
 def slot_index(name: str) -> int:
@@ -169,5 +175,5 @@ def quiet_deprecations() -> Iterator[None]:
         yield
 
 
-__all__ = ["SLOT_DIGITS", "AngleBounds", "add_measurements", "bind_array", "binding_columns", "bitarray_bits", "bits_to_ints", "counts_to_probs",
+__all__ = ["SLOT_DIGITS", "AngleBounds", "add_measurements", "bind_array", "binding_columns", "bitarray_bits", "bits_to_ints", "counts_to_probs", "logical_circuit",
            "positions", "quiet_deprecations", "require", "to_qiskit_slots"]

@@ -7,9 +7,10 @@ qubits, and all parameter sets are bound with ``parameter_binds`` in a single ``
 
 With ``shots=None`` results are exact: probabilities, expectation values and the statevector
 come from save instructions (a noise model then needs ``method="density_matrix"``). With
-``shots`` set, ``probs`` and ``sample`` come from measured counts, and expectation values are
-those Aer computes on the simulated state (exact without noise; averaged over ``shots`` noise
-trajectories with a noise model on ``statevector``).
+``shots`` set, everything comes from measured counts, as on a device: ``probs`` and ``sample``
+from the measured bits, and ``expval``/``var`` from ``shots`` measurements of every qubit-wise
+commuting group of Pauli strings (:mod:`qdiff.backends.pauli_groups`), all groups and parameter
+sets in one Aer run; the shot noise is about ``sum_t |c_t| / sqrt(shots)`` or less.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from qdiff.backends._qiskit import bind_array, counts_to_probs, positions, require, to_qiskit_slots
+from qdiff.backends._qiskit import bind_array, counts_to_probs, logical_circuit, positions, require
 from qdiff.backends.base import Backend
 from qdiff.backends.lowering import SlotCircuit
+from qdiff.backends.pauli_groups import Basis, bits_of_ints
 from qdiff.errors import BackendError
 from qdiff.ir.observables import PauliSum
 
@@ -34,7 +36,9 @@ class AerBackend(Backend):
 
     Args:
         method: ``"statevector"``, ``"density_matrix"`` or ``"matrix_product_state"``.
-        shots: ``None`` for exact results, or shots per parameter set.
+        shots: ``None`` for exact results (save instructions), or shots per parameter set: then
+            probabilities, samples, expectation values and variances are all estimated from counts
+            (for ``expval``/``var``, ``shots`` per qubit-wise commuting group of Pauli strings).
         noise_model: a ``qiskit_aer.noise.NoiseModel`` (exact noisy runs need ``density_matrix``).
         device: ``"CPU"`` or ``"GPU"`` (needs the ``qiskit-aer-gpu`` build).
         precision: ``"double"`` or ``"single"``.
@@ -121,33 +125,46 @@ class AerBackend(Backend):
         return f"AerBackend(method={self.method!r}, shots={self.shots}, device={self.device!r}{where})"
 
     # -- transpilation ----------------------------------------------------------------------------
-    def _isa(self, slots: SlotCircuit) -> Any:
-        """The circuit transpiled for the simulator, once per (circuit, backend)."""
+    def _isa(self, slots: SlotCircuit, measured: Basis | None = None) -> Any:
+        """The circuit transpiled for the simulator, measuring ``measured`` (see
+        :func:`~qdiff.backends._qiskit.add_measurements`) when given; once per (circuit,
+        measurement, backend). Basis rotations are transpiled too: a device model's simulator
+        knows only the device's gates."""
         cache = slots.circuit._derived("aer_isa", lambda c: {})
-        if self._token not in cache:
+        key = (self._token, measured)
+        if key not in cache:
             transpiler = require("qiskit.transpiler", "AerBackend")
             if self._pass_manager is None:
                 self._pass_manager = transpiler.generate_preset_pass_manager(
                     optimization_level=self.optimization_level, backend=self.simulator,
                     seed_transpiler=self.seed)
-            cache[self._token] = self._pass_manager.run(to_qiskit_slots(slots, "AerBackend"))
-        return cache[self._token]
+            cache[key] = self._pass_manager.run(logical_circuit(slots, measured, "AerBackend"))
+        return cache[key]
 
     def _run(self, qc: Any, angles: np.ndarray, shots: int, seed: int | None, memory: bool = False) -> list[dict]:
         """One Aer job for all rows of ``angles`` ``(N, A)``; per-row result data."""
+        return self._run_many([qc], angles, shots, seed, memory)[0]
+
+    def _run_many(self, circuits: list[Any], angles: np.ndarray, shots: int, seed: int | None,
+                  memory: bool = False) -> list[list[dict]]:
+        """One Aer job for every circuit (same parameters) and every row of ``angles`` ``(N, A)``;
+        per circuit, per-row result data."""
         N = angles.shape[0]
         kwargs: dict[str, Any] = dict(shots=shots, memory=memory)
         if seed is not None:
             kwargs["seed_simulator"] = seed
-        if qc.parameters:
-            bound = bind_array(qc, angles)
-            kwargs["parameter_binds"] = [{p: bound[:, j].tolist() for j, p in enumerate(qc.parameters)}]
-        result = self._submit(lambda: self.simulator.run(qc, **kwargs), "Aer")
+        bound = circuits[0].parameters
+        if bound:
+            kwargs["parameter_binds"] = [
+                {p: col.tolist() for p, col in zip(qc.parameters, bind_array(qc, angles).T)} for qc in circuits]
+        result = self._submit(lambda: self.simulator.run(circuits, **kwargs), "Aer")
+        per = N if bound else 1
+        if len(result.results) != per * len(circuits):
+            raise BackendError(f"Aer returned {len(result.results)} result(s) for {N} parameter set(s) of "
+                               f"{len(circuits)} circuit(s); the circuit has gates whose parameters it did not "
+                               f"bind: {sorted(circuits[0].count_ops())}")
         rows = [result.data(i) for i in range(len(result.results))]
-        if len(rows) != (N if qc.parameters else 1):
-            raise BackendError(f"Aer returned {len(rows)} result(s) for {N} parameter set(s); the circuit has "
-                               f"gates whose parameters it did not bind: {sorted(qc.count_ops())}")
-        return rows if qc.parameters else rows * N
+        return [rows[i * per:(i + 1) * per] * (1 if bound else N) for i in range(len(circuits))]
 
     # -- the four evaluations ---------------------------------------------------------------------
     def _run_probs(self, slots: SlotCircuit, qubits: list[int], angles: np.ndarray) -> np.ndarray:
@@ -159,6 +176,8 @@ class AerBackend(Backend):
         return np.stack([np.asarray(r["probs"], dtype=float) for r in self._run(qc, angles, 1, self.seed)])
 
     def _run_expvals(self, slots: SlotCircuit, observables: list[PauliSum], angles: np.ndarray) -> np.ndarray:
+        if self.shots is not None:  # estimated from counts, like a device
+            return self._sampled_expvals(slots, observables, angles, self.shots)
         from qdiff.interop._paulis import to_sparse_pauli_op
 
         qc = self._isa(slots).copy()
@@ -168,20 +187,18 @@ class AerBackend(Backend):
             op = to_sparse_pauli_op(o, n)
             op = type(op)(op.paulis, op.coeffs.real)  # Hermitian: real coefficients
             qc.save_expectation_value(op, pos[:n], label=f"e{k}")
-        rows = self._run(qc, angles, self.shots or 1, self.seed)
+        rows = self._run(qc, angles, 1, self.seed)
         return np.array([[float(np.real(r[f"e{k}"])) for k in range(len(observables))] for r in rows])
+
+    def _run_bases(self, slots: SlotCircuit, bases: list[Basis], angles: np.ndarray, shots: int) -> list[np.ndarray]:
+        """All basis circuits and all rows in one Aer run (``memory=True``: every shot's bits)."""
+        results = self._run_many([self._isa(slots, b) for b in bases], angles, shots, self.seed, memory=True)
+        return [bits_of_ints(_outcomes(rows), len(b)) for rows, b in zip(results, bases)]
 
     def _run_samples(self, slots: SlotCircuit, qubits: list[int], angles: np.ndarray, shots: int,
                      seed: int | None) -> np.ndarray:
-        qiskit = require("qiskit", "AerBackend")
-        qc = self._isa(slots).copy()
-        pos = positions(qc, slots.circuit.num_qubits)
-        creg = qiskit.ClassicalRegister(len(qubits), "meas")
-        qc.add_register(creg)
-        for i, q in enumerate(qubits):
-            qc.measure(pos[q], creg[i])
-        rows = self._run(qc, angles, shots, seed, memory=True)
-        return np.array([[int(h, 16) for h in r["memory"]] for r in rows], dtype=np.int64)
+        qc = self._isa(slots, tuple((q, "Z") for q in qubits))
+        return _outcomes(self._run(qc, angles, shots, seed, memory=True))
 
     def _run_state(self, slots: SlotCircuit, angles: np.ndarray) -> np.ndarray:
         qc = self._isa(slots).copy()
@@ -192,3 +209,8 @@ class AerBackend(Backend):
                                "no device layout (AerBackend(), not AerBackend.from_backend)")
         qc.save_statevector(label="psi")
         return np.stack([np.asarray(r["psi"], dtype=complex) for r in self._run(qc, angles, 1, self.seed)])
+
+
+def _outcomes(rows: list[dict]) -> np.ndarray:
+    """Per-shot outcomes ``(N, shots)`` int64 from the ``memory`` (hex strings) of each row."""
+    return np.array([[int(h, 16) for h in r["memory"]] for r in rows], dtype=np.int64)

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from qdiff.backends._qiskit import (AngleBounds, add_measurements, bind_array, bitarray_bits, bits_to_ints,
-                                    counts_to_probs, quiet_deprecations, require, to_qiskit_slots)
+from qdiff.backends._qiskit import (AngleBounds, bind_array, bitarray_bits, bits_to_ints, counts_to_probs,
+                                    logical_circuit, quiet_deprecations, require)
 from qdiff.backends.base import Backend
 from qdiff.backends.lowering import SlotCircuit
 from qdiff.backends.pauli_groups import Basis
@@ -112,9 +112,7 @@ class QiskitBackend(Backend):
         cache = slots.circuit._derived("qiskit_isa", lambda c: {})
         key = (self._token, measured)
         if key not in cache:
-            qc = to_qiskit_slots(slots, "QiskitBackend")
-            if measured is not None:
-                add_measurements(qc, measured)
+            qc = logical_circuit(slots, measured, "QiskitBackend")
             if self.device is not None:
                 if self._pass_manager is None:
                     transpiler = require("qiskit.transpiler", "QiskitBackend")

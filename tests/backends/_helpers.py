@@ -21,3 +21,26 @@ OBSERVABLES = [qdiff.Z(0) @ qdiff.X(2), qdiff.Y(1) + 0.5 * qdiff.Z(2), qdiff.X(0
 def values(batch: int = 4, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.rand(batch, 3, generator=g, dtype=torch.float64) * 3 - 1.5
+
+
+SIGMAS = 5.0
+"""Shot-noise bounds in the tests are this many standard deviations (runs are seeded)."""
+
+
+def norm1(o: qdiff.PauliSum) -> float:
+    """``sum |c_t|`` over the non-identity strings of ``o``: an estimate of ``<o>`` from ``shots``
+    measurements per qubit-wise commuting group has a standard deviation of at most this / sqrt(shots)."""
+    return sum(abs(c) for key, c in o if key)
+
+
+def expval_bounds(observables: list[qdiff.PauliSum], shots: int) -> torch.Tensor:
+    """``(K,)``: ``SIGMAS`` standard deviations of each observable's estimate from ``shots``."""
+    return torch.tensor([SIGMAS * norm1(o) / shots**0.5 for o in observables], dtype=torch.float64)
+
+
+def var_bounds(observables: list[qdiff.PauliSum], shots: int) -> torch.Tensor:
+    """``(K,)`` bounds on a variance estimate ``m2 - m1^2``: ``|error| <= e2 + 2 |m1| e1 + e1^2``
+    with ``e1``, ``e2`` the bounds of ``<o>`` and ``<o^2>`` and ``|m1| <= norm1(o)``."""
+    e1, e2 = expval_bounds(observables, shots), expval_bounds([o @ o for o in observables], shots)
+    n1 = torch.tensor([norm1(o) for o in observables], dtype=torch.float64)
+    return e2 + 2 * n1 * e1 + e1**2

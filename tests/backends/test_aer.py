@@ -8,7 +8,7 @@ import torch
 import qdiff
 from qdiff.backends import SPSA, AerBackend
 
-from ._helpers import OBSERVABLES, mixed_circuit, values
+from ._helpers import OBSERVABLES, expval_bounds, mixed_circuit, values, var_bounds
 
 pytest.importorskip("qiskit_aer")
 
@@ -130,3 +130,32 @@ def test_matrix_product_state_agrees():
     c, v = mixed_circuit(), values(2)
     mps = AerBackend(method="matrix_product_state")
     torch.testing.assert_close(mps.expval(c, OBSERVABLES, v), qdiff.expval(c, OBSERVABLES, v), atol=1e-9, rtol=0)
+
+
+def test_expval_and_var_with_shots_are_estimated_from_counts():
+    """``shots=...`` gives shot noise within bounds (one Aer job per call, gradients included);
+    ``shots=None`` stays exact."""
+    shots = 4000
+    c, v = mixed_circuit(), values(4)
+    noisy = AerBackend(shots=shots, seed=5)
+    out, exact = noisy.expval(c, OBSERVABLES, v), qdiff.expval(c, OBSERVABLES, v)
+    err = (out - exact).abs()
+    assert (err <= expval_bounds(OBSERVABLES, shots)).all() and err.max() > 1e-4  # noisy, within bounds
+    assert noisy.jobs_submitted == 1
+    torch.testing.assert_close(noisy.expval(c, OBSERVABLES, v), out)  # seeded
+    assert not torch.equal(AerBackend(shots=shots, seed=6).expval(c, OBSERVABLES, v), out)
+    var = noisy.var(c, OBSERVABLES, v)
+    assert ((var - qdiff.var(c, OBSERVABLES, v)).abs() <= var_bounds(OBSERVABLES, shots)).all()
+    g = values(4).requires_grad_()
+    noisy.expval(c, OBSERVABLES[1], g).sum().backward()
+    assert noisy.jobs_submitted == 4 and torch.isfinite(g.grad).all()  # forward + shifted sets: one job
+    torch.testing.assert_close(AerBackend().expval(c, OBSERVABLES, v), exact, atol=1e-10, rtol=0)
+
+
+def test_shots_on_a_noisy_device_model_estimate_from_counts():
+    fake = pytest.importorskip("qiskit_ibm_runtime.fake_provider")
+    noisy = AerBackend.from_backend(fake.FakeManilaV2(), shots=2000, seed=3)
+    assert noisy.method == "statevector"
+    c, v = mixed_circuit(), values(2)
+    out = noisy.expval(c, OBSERVABLES, v)
+    assert noisy.jobs_submitted == 1 and (out - qdiff.expval(c, OBSERVABLES, v)).abs().max() < 0.25

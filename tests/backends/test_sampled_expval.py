@@ -15,17 +15,9 @@ from qdiff.backends import QiskitBackend
 from qdiff.backends.lowering import lower
 from qdiff.backends.pauli_groups import bits_of_ints, estimate, plan_measurements
 
-from ._helpers import OBSERVABLES, mixed_circuit, values
+from ._helpers import OBSERVABLES, SIGMAS, expval_bounds, mixed_circuit, norm1, values, var_bounds
 
 primitives = pytest.importorskip("qiskit.primitives")
-
-SIGMAS = 5.0  # seeded runs: the bounds below hold with a wide margin
-
-
-def _norm1(o: qdiff.PauliSum) -> float:
-    """``sum |c_t|`` over the non-identity strings: the estimate's std is at most this / sqrt(shots)."""
-    return sum(abs(c) for key, c in o if key)
-
 
 class CountingSampler(primitives.BaseSamplerV2):
     """A StatevectorSampler that records every ``run``: its PUBs' binding-array shapes."""
@@ -78,18 +70,14 @@ def test_expval_and_var_on_a_sampler_only_target_are_within_shot_noise_in_one_jo
     assert backend.jobs_submitted == 1 and len(sampler.runs) == 1 and len(sampler.runs[0]) == groups
     assert all(shape[0] == 5 for shape in sampler.runs[0])
     exact = qdiff.expval(c, OBSERVABLES, v)
-    bound = torch.tensor([SIGMAS * _norm1(o) / math.sqrt(shots) for o in OBSERVABLES], dtype=torch.float64)
+    bound = expval_bounds(OBSERVABLES, shots)
     err = (out - exact).abs()
     assert (err <= bound).all(), (err, bound)
     assert err.max() > 1e-4  # an estimate from counts, not the exact value
 
     var = backend.var(c, OBSERVABLES, v)
     assert backend.jobs_submitted == 2  # <O> and <O^2> of all observables: one job
-    # var = m2 - m1^2: |error| <= e2 + 2 |m1| e1 + e1^2 with |m1| <= sum|c|
-    e1 = torch.tensor([SIGMAS * _norm1(o) / math.sqrt(shots) for o in OBSERVABLES], dtype=torch.float64)
-    e2 = torch.tensor([SIGMAS * _norm1(o @ o) / math.sqrt(shots) for o in OBSERVABLES], dtype=torch.float64)
-    n1 = torch.tensor([_norm1(o) for o in OBSERVABLES], dtype=torch.float64)
-    assert ((var - qdiff.var(c, OBSERVABLES, v)).abs() <= e2 + 2 * n1 * e1 + e1**2).all()
+    assert ((var - qdiff.var(c, OBSERVABLES, v)).abs() <= var_bounds(OBSERVABLES, shots)).all()
 
 
 def _gradient_bound(circuit: qdiff.Circuit, observable: qdiff.PauliSum, shots: int) -> torch.Tensor:
@@ -97,7 +85,7 @@ def _gradient_bound(circuit: qdiff.Circuit, observable: qdiff.PauliSum, shots: i
     sum|c| / sqrt(shots)`` (each shifted evaluation is an independent estimate)."""
     slots = lower(circuit)
     per_slot = np.array([sum(abs(c) for c in rule.coefficients) for rule in slots.rules])
-    sigma = _norm1(observable) / math.sqrt(shots)
+    sigma = norm1(observable) / math.sqrt(shots)
     return torch.as_tensor(SIGMAS * sigma * (np.abs(slots.weights).T @ per_slot))
 
 
