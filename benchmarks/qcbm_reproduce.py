@@ -90,9 +90,10 @@ def section_depth(seeds: list[int], steps: int) -> list[str]:
 
 def section_shots(seeds: list[int], steps: int) -> list[str]:
     data = bars_and_stripes(3, 3)
-    lines = ["## shot-based: BAS 3x3, depth 10, Chow-Liu, Adam lr 0.1, sampled MMD gradient", "", HEADER]
+    lines = ["## shot-based: BAS 3x3, depth 10, Chow-Liu, Adam lr 0.1, sampled MMD gradient, grown 4 -> 7 -> 10",
+             "", HEADER]
     for shots, target in ((2000, 0.85), (20000, 0.90)):
-        runs = [train(data, 10, s, steps, optimizer="adam", shots=shots) for s in seeds]
+        runs = [train(data, 10, s, steps, optimizer="adam", shots=shots, grow=True) for s in seeds]
         verdict = "PASS" if _median(runs, "valid_rate") >= target else "FAIL"
         lines.append(_row(f"N = {shots}, {steps} steps (target valid >= {target:.0%}: {verdict})", runs))
     return lines + [""]

@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="cx graph (default: the data's Chow-Liu tree)")
     p.add_argument("--grow", action=argparse.BooleanOptionalAction, default=None,
                    help="grow the circuit during training: 40%% and 70%% of the depth for 20%% and 30%% of the "
-                        "steps, then full depth (default: on for exact training, off with --shots)")
+                        "steps, then full depth (default on; --no-grow trains at full depth from the start)")
     p.add_argument("--loss", default="mmd", choices=("mmd", "kl"), help="training loss (default mmd)")
     p.add_argument("--sigmas", default=",".join(f"{s:g}" for s in DEFAULT_SIGMAS),
                    help="MMD kernel bandwidths, comma separated (default 0.5,1,2,4)")
@@ -109,7 +109,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError("--shots N trains the MMD loss; KL needs exact probabilities")
     if args.backend != "torch" and shots is None:
         raise UsageError(f"--backend {args.backend} runs shot-based training: pass --shots N (and --optimizer adam)")
-    grow = shots is None if args.grow is None else args.grow
+    grow = True if args.grow is None else args.grow
     return {"dataset": data.name, "depth": args.depth, "grow": grow, "entangler": args.entangler, "optimizer": optimizer,
             "lr": args.lr, "shots": shots, "sigmas": sigmas, "normalize_kernel": args.normalize_kernel,
             "seed": args.seed, "backend": args.backend, "loss": args.loss}
