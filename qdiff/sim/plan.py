@@ -28,8 +28,9 @@ import torch
 
 from qdiff.ir.gates import spectral_decomposition, structure_of
 from qdiff.sim.fusion import Merged, Single, chunks, segments, single_qubit_matrix
-from qdiff.sim.kernels import _SMALL, MonomialPlan, apply_diagonal, apply_monomial, prefers_batch_last, split_shape
+from qdiff.sim.kernels import MonomialPlan, apply_diagonal, apply_monomial, prefers_batch_last, split_shape
 from qdiff.sim.kernels import apply_dense as _kernel_dense
+from qdiff.sim.layout import _SMALL
 from qdiff.sim.program import RotationTable, TorchProgram, _unit_phases
 
 Operator = torch.Tensor | MonomialPlan
