@@ -7,10 +7,8 @@ a (transpiled) circuit back to its slot by name, so a ``(N, A)`` angle array bec
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -167,13 +165,5 @@ class AngleBounds:
                         "limits (for rzz: 0 <= angle <= pi/2)")
 
 
-@contextlib.contextmanager
-def quiet_deprecations() -> Iterator[None]:
-    """Hide runtime's deprecation notices about the V2 primitive classes qdiff builds."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*(EstimatorV2|SamplerV2) class is deprecated.*")
-        yield
-
-
 __all__ = ["SLOT_DIGITS", "AngleBounds", "add_measurements", "bind_array", "binding_columns", "bitarray_bits", "bits_to_ints", "counts_to_probs", "logical_circuit",
-           "positions", "quiet_deprecations", "require", "to_qiskit_slots"]
+           "positions", "require", "to_qiskit_slots"]

@@ -1,10 +1,10 @@
 """``QiskitBackend``: qdiff circuits through Qiskit's V2 primitives (Estimator and Sampler).
 
 The target is a V2 Estimator or Sampler (Aer's, ``StatevectorEstimator``/``StatevectorSampler``,
-qiskit-ibm-runtime's ``EstimatorV2``/``SamplerV2`` in any mode), or a device (an IBM backend, a
-fake backend for local testing) for which the runtime primitives are built here. A circuit is
-transpiled ONCE to the device's ISA with ``generate_preset_pass_manager`` and cached per
-(circuit, backend); observables follow the final layout (``SparsePauliOp.apply_layout``), and
+qiskit-ibm-runtime's ``executor_estimator.Estimator``/``executor_sampler.Sampler`` in any mode), or
+a device (an IBM backend, a fake backend for local testing) for which those runtime primitives are
+built here. A circuit is transpiled ONCE to the device's ISA with ``generate_preset_pass_manager``
+and cached per (circuit, backend); observables follow the final layout (``SparsePauliOp.apply_layout``), and
 measurements keep the circuit's qubit order in their classical bits. Each call is one PUB: the
 circuit, the observables ``(1, K)`` and a binding array ``(N, 1, A)`` (Estimator) or ``(N, A)``
 (Sampler), whose columns follow the transpiled circuit's own parameter order by name.
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from qdiff.backends._qiskit import (AngleBounds, bind_array, bitarray_bits, bits_to_ints, counts_to_probs,
-                                    logical_circuit, quiet_deprecations, require)
+                                    logical_circuit, require)
 from qdiff.backends.base import Backend
 from qdiff.backends.lowering import SlotCircuit
 from qdiff.backends.pauli_groups import Basis
@@ -74,10 +74,11 @@ class QiskitBackend(Backend):
             self.sampler = target
         elif isinstance(target, providers.BackendV2):
             self.device = target
-            runtime = require("qiskit_ibm_runtime", "QiskitBackend")
-            with quiet_deprecations():
-                self.estimator = estimator or runtime.EstimatorV2(mode=mode or target)
-                self.sampler = sampler or runtime.SamplerV2(mode=mode or target)
+            # the client-side primitives: qiskit-ibm-runtime 0.50 deprecated its EstimatorV2/SamplerV2
+            estimators = require("qiskit_ibm_runtime.executor_estimator", "QiskitBackend")
+            samplers = require("qiskit_ibm_runtime.executor_sampler", "QiskitBackend")
+            self.estimator = estimator or estimators.Estimator(mode=mode or target)
+            self.sampler = sampler or samplers.Sampler(mode=mode or target)
             if seed is not None:
                 for primitive in (self.estimator, self.sampler):
                     if not _is_local(target):

@@ -11,15 +11,25 @@ from qdiff.backends import QiskitBackend
 from ._helpers import OBSERVABLES, mixed_circuit, values
 
 fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider")
+executor_estimator = pytest.importorskip("qiskit_ibm_runtime.executor_estimator")
+executor_sampler = pytest.importorskip("qiskit_ibm_runtime.executor_sampler")
 primitives = pytest.importorskip("qiskit.primitives")
 
 
 @pytest.fixture(scope="module")
 def manila() -> QiskitBackend:
-    return QiskitBackend(fake_provider.FakeManilaV2(), shots=4000, seed=11)
+    """FakeManilaV2 in local testing mode, with an Estimator at resilience level 0: IBM's default
+    level 1 (TREX, twirled measurements) simulates many randomized circuits per job, several
+    seconds each here; one test below runs the default."""
+    device = fake_provider.FakeManilaV2()
+    estimator = executor_estimator.Estimator(mode=device, options={"resilience_level": 0})
+    return QiskitBackend(device, estimator=estimator, shots=4000, seed=11)
 
 
-def test_noisy_expectation_values_agree_with_exact_on_manila(manila):
+def test_noisy_expectation_values_agree_with_exact_on_manila():
+    manila = QiskitBackend(fake_provider.FakeManilaV2(), shots=4000, seed=11)  # IBM's default options
+    assert type(manila.estimator).__module__.startswith("qiskit_ibm_runtime.executor_estimator")
+    assert type(manila.sampler).__module__.startswith("qiskit_ibm_runtime.executor_sampler")
     c, v = mixed_circuit(), values(3)
     out = manila.expval(c, OBSERVABLES, v)
     assert manila.jobs_submitted == 1 and out.shape == (3, 3)
@@ -62,10 +72,10 @@ def test_transpiles_once_per_circuit_and_backend(manila, monkeypatch):
 
 
 def _fez_with_light_noise():
-    """FakeFez (156 qubits, Heron, CZ) with a depolarizing + readout noise model built from its own
-    calibrated error rates. Its default model (thermal relaxation on all 156 qubits) takes ~8 s to
-    build and ~4 s per Aer job, too slow for the default test run; the code path is the same
-    (runtime local mode, the fake's ``run``), set through the fake's public ``set_options``."""
+    """FakeFez (156 qubits, Heron, CZ) as an ``AerSimulator`` with a depolarizing + readout noise
+    model built from its own calibrated error rates. Runtime's local mode simulates a fake device
+    with its full default model (thermal relaxation on all 156 qubits: ~8 s to build, tens of
+    seconds per job here); given an ``AerSimulator`` it uses that simulator and its noise model."""
     from qiskit_aer import AerSimulator
     from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
@@ -79,17 +89,19 @@ def _fez_with_light_noise():
         if props is not None and props.error:
             e = props.error
             noise.add_readout_error(ReadoutError([[1 - e, e], [e, 1 - e]]), [q])
-    fez.sim = AerSimulator()
-    fez.set_options(noise_model=noise)
-    return fez
+    return AerSimulator.from_backend(fez, noise_model=noise)
 
 
 def test_a_156_qubit_cz_device_runs_with_its_layout():
-    """The 3-qubit circuit lands on physical qubits the transpiler picks among 156; the
-    observables follow the layout; noisy values agree with exact ones; one job."""
+    """The 3-qubit circuit lands on physical qubits the transpiler picks among 156; measured bits
+    follow the layout; noisy values agree with exact ones; one job. It goes through runtime's
+    Sampler: the client-side Estimator measures every qubit of the device, which local mode
+    cannot simulate on 156 qubits."""
     from qdiff.backends.lowering import lower
 
-    backend = QiskitBackend(_fez_with_light_noise(), shots=2000, seed=2, optimization_level=1)
+    device = _fez_with_light_noise()
+    sampler = executor_sampler.Sampler(mode=device, options={"simulator": {"seed_simulator": 2}})
+    backend = QiskitBackend(sampler, shots=2000, seed=2, optimization_level=1)
     c, v = mixed_circuit(), values(2)
     out = backend.expval(c, OBSERVABLES, v)
     assert backend.jobs_submitted == 1 and backend.num_qubits == 156
