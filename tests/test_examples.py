@@ -33,3 +33,10 @@ def test_flow_examples_run_and_report_exact_references():
     assert re.search(r"relative error = [0-9.]+%", ising)
     digits = _run_example("flows_digits.py", "--steps", "3")
     assert 0 < float(re.search(r"= ([0-9.]+) bits/dim", digits).group(1)) < 20
+
+
+def test_hybrid_example_runs_and_reports_the_exact_entropy():
+    out = _run_example("hybrid_bas.py", "--quick")
+    nll, entropy = map(float, re.search(r"test NLL = ([0-9.e+-]+) .* data = ([0-9.e+-]+)", out).groups())
+    assert entropy < nll < 20  # no model beats the data's own density on average (up to noise)
+    assert "most probable latent state z =" in out

@@ -12,6 +12,7 @@ import torch
 import qdiff
 from qdiff.apps.ansatz import hardware_efficient
 from qdiff.apps.flows_cli.command import add_parser as add_flow_parser
+from qdiff.apps.hybrid.command import add_parser as add_hybrid_parser
 from qdiff.apps.qcbm.command import add_parser as add_qcbm_parser
 from qdiff.apps.variational.qaoa_command import add_parser as add_qaoa_parser
 from qdiff.apps.variational.vqe_command import add_parser as add_vqe_parser
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_vqe_parser(sub)
     add_qaoa_parser(sub)
     add_flow_parser(sub)
+    add_hybrid_parser(sub)
     return parser
 
 

@@ -114,6 +114,11 @@ class HybridBornFlow(nn.Module):
         self.register_buffer("_states", torch.arange(2**k), persistent=False)
 
     @property
+    def dtype(self) -> torch.dtype:
+        """The flow's floating dtype (that of ``log_prob``; the prior's probabilities are float64)."""
+        return next(self.flow.parameters()).dtype
+
+    @property
     def latent_bits(self) -> int:
         """``k``: qubits of the prior."""
         return self.prior.num_qubits
@@ -125,13 +130,13 @@ class HybridBornFlow(nn.Module):
 
     def context(self, z: Tensor) -> Tensor:
         """The flow's context ``(..., k)`` (``+-1`` in the flow's dtype) of integer states ``z`` ``(...,)``."""
-        return index_to_bits(z, self.latent_bits).to(self.flow._loc.dtype) * 2 - 1
+        return index_to_bits(z, self.latent_bits).to(self.dtype) * 2 - 1
 
     def _check_x(self, x: Tensor) -> Tensor:
         x = torch.as_tensor(x)
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"x must have shape (B, {self.dim}), got {tuple(x.shape)}")
-        return x.to(self.flow._loc.dtype)
+        return x.to(self.dtype)
 
     def log_prior(self) -> Tensor:
         """``ln p_theta(z)`` for every latent state: ``(2**k,)`` float64, differentiable."""
@@ -151,7 +156,7 @@ class HybridBornFlow(nn.Module):
 
     def joint_log_prob(self, x: Tensor) -> Tensor:
         """``ln p_theta(z) + ln p_phi(x | z)``: ``(B, 2**k)``."""
-        return self.conditional_log_prob(x) + self.log_prior().to(self.flow._loc.dtype)
+        return self.conditional_log_prob(x) + self.log_prior().to(self.dtype)
 
     def log_prob(self, x: Tensor) -> Tensor:
         """The exact ``ln p(x) = logsumexp_z [ln p_theta(z) + ln p_phi(x | z)]`` of ``x`` ``(B, D)``: ``(B,)``."""

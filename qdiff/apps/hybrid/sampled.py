@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
+from torch.distributions import Independent, Normal
 
 from qdiff.apps.hybrid.kernels import RBFMixture
 from qdiff.apps.hybrid.model import HybridBornFlow
@@ -52,9 +53,8 @@ class SampledObjective:
 
 def _flow_samples(model: HybridBornFlow, z: Tensor, generator: torch.Generator) -> Tensor:
     """``x = f_phi(eps; z)`` with ``eps`` from ``generator`` (reparametrised), ``(len(z), D)``."""
-    if model.flow._base is not None:
-        raise ValueError("the sampled objective draws eps ~ N(0, I) itself; build the flow with the default base")
-    eps = torch.randn(len(z), model.dim, generator=generator, dtype=torch.float64).to(model.flow._loc)
+    eps = torch.randn(len(z), model.dim, generator=generator, dtype=torch.float64).to(model.dtype)
+    eps = eps.to(model._states.device)
     return model.flow.bijector(eps, model.context(z))[0]
 
 
@@ -77,6 +77,11 @@ def sampled_mmd_objective(model: HybridBornFlow, data: Tensor, kernel: RBFMixtur
         raise ValueError(f"shots must be an int >= 2 (the unbiased estimate pairs distinct samples), got {shots!r}")
     if per_state < 1:
         raise ValueError(f"per_state must be >= 1, got {per_state}")
+    base = model.flow.base()
+    if not (isinstance(base, Independent) and isinstance(base.base_dist, Normal)
+            and bool((base.mean == 0).all() and (base.stddev == 1).all())):
+        raise ValueError("the sampled objective draws eps ~ N(0, I) itself; build the flow with the default "
+                         "standard-normal base")
     y = model._check_x(data)
     if y.shape[0] < 2:
         raise ValueError("the sampled objective needs at least 2 data rows")

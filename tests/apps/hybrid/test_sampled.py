@@ -126,3 +126,13 @@ def test_bad_arguments_are_rejected_before_sampling(kwargs, message):
     with pytest.raises(ValueError, match=r"shape \(B, 2\)"):
         sampled_mmd_objective(model, torch.zeros(4, 3), RBFMixture(), 10, torch.Generator())
     assert backend.calls == []
+
+
+def test_a_flow_with_another_base_is_rejected():
+    from torch.distributions import Independent, Normal
+
+    one = torch.ones(2, dtype=torch.float64)
+    flow = Flow(Chain([ContextAffine(2, 2).double()]), dim=2, base=Independent(Normal(one, one), 1))
+    model = HybridBornFlow(BornMachine(born_circuit(2, 1, [(0, 1)])), flow)
+    with pytest.raises(ValueError, match="standard-normal base"):
+        sampled_mmd_objective(model, torch.zeros(4, 2), RBFMixture(), 10, torch.Generator())
