@@ -59,46 +59,70 @@ def hva_tfim(lattice: Lattice, layers: int, periodic: bool = True) -> Circuit:
     return c
 
 
-def hva_heisenberg(num_sites: int, layers: int, periodic: bool = True, per_bond: bool = False,
+def hva_heisenberg(lattice: Lattice, layers: int, periodic: bool = True, per_bond: bool = False,
                    native: bool = False) -> Circuit:
-    """Hamiltonian variational ansatz for the Heisenberg chain: singlets on bonds ``(2i, 2i+1)``
-    (the ground state of the even bonds), then per layer ``exp(-i t (XX + YY + ZZ) / 2)`` on the
-    odd bonds, then on the even bonds.
+    """Hamiltonian variational ansatz for the Heisenberg model on a chain or a square lattice:
+    singlets on a dimer covering (the ground state of those bonds), then per layer
+    ``exp(-i t (XX + YY + ZZ) / 2)`` on every other bond, one matching (set of disjoint bonds) at a
+    time, and last on the dimers.
+
+    On a chain the dimers are ``(2i, 2i+1)`` and the other bonds are the odd ones (the usual
+    even/odd HVA); on an ``Lx x Ly`` lattice (sites row by row) the dimers pair ``x, x+1`` in each
+    row when ``Lx`` is even, else ``y, y+1`` in each column, and the remaining bonds are split
+    greedily into matchings (a periodic square lattice needs 3 of them).
+
+    >>> hva_heisenberg(8, 2).num_parameters, hva_heisenberg((4, 4), 2, periodic=False).num_parameters
+    (4, 8)
 
     Args:
-        num_sites: even number of sites.
-        per_bond: one angle per bond and layer (more expressive) instead of one per bond parity.
+        lattice: an even number of sites ``N`` (chain) or ``(Lx, Ly)`` with ``Lx * Ly`` even.
+        per_bond: one angle per bond and layer (more expressive) instead of one per matching.
         native: write each bond as ``rxx ryy rzz`` (runs on Qiskit backends) instead of the
             three times cheaper :data:`EXCHANGE` gate.
-    Parameters: ``theta`` of length ``2 * layers`` (or ``layers * num_bonds`` with ``per_bond``).
+    Parameters: ``theta``, ``layers * matchings`` of them (``layers * bonds`` with ``per_bond``).
     """
     _check_layers(layers)
-    if num_sites < 2 or num_sites % 2:
-        raise GateError(f"hva_heisenberg needs an even number of sites >= 2, got {num_sites}")
-    bonds = lattice_bonds(num_sites, periodic)
-    even = [b for b in bonds if b[0] % 2 == 0 and b[1] == b[0] + 1]
-    odd = [b for b in bonds if b not in even]
-    c = Circuit(num_sites)
-    for a in range(0, num_sites, 2):  # (|01> - |10>)/sqrt 2 on (a, a+1)
-        c.x(a).h(a).x(a + 1).cx(a, a + 1)
-    count = layers * (len(bonds) if per_bond else 2)
-    theta = ParameterVector("theta", count)
+    n = _num_sites(lattice)
+    if n < 2 or n % 2:
+        raise GateError(f"hva_heisenberg needs an even number of sites >= 2 (singlet pairs), got {n}")
+    lx, ly = lattice if isinstance(lattice, tuple) else (lattice, 1)
+    if lx % 2 == 0:
+        dimers = [(x + lx * y, x + 1 + lx * y) for y in range(ly) for x in range(0, lx, 2)]
+    else:
+        dimers = [(x + lx * y, x + lx * (y + 1)) for x in range(lx) for y in range(0, ly, 2)]
+    groups = _matchings([b for b in lattice_bonds(lattice, periodic) if b not in set(dimers)]) + [dimers]
+    c = Circuit(n)
+    for a, b in dimers:  # (|01> - |10>)/sqrt 2 on (a, b)
+        c.x(a).h(a).x(b).cx(a, b)
+    theta = ParameterVector("theta", layers * (sum(map(len, groups)) if per_bond else len(groups)))
     k = 0
     for _ in range(layers):
-        for group in (odd, even):
-            if not group:
-                continue
+        for group in groups:
             for i, j in group:
                 t = theta[k]
                 if native:
                     c.rxx(t, i, j).ryy(t, i, j).rzz(t, i, j)
                 else:
                     c.append(EXCHANGE, [i, j], [t])
-                if per_bond:
-                    k += 1
-            if not per_bond:
-                k += 1
-    return c  # (an open 2-site chain has no odd bonds: unused entries never enter circuit.parameters)
+                k += per_bond
+            k += not per_bond
+    return c
+
+
+def _matchings(bonds: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Split ``bonds`` into groups of disjoint bonds, greedily in order (first group that fits)."""
+    groups: list[list[tuple[int, int]]] = []
+    used: list[set[int]] = []
+    for i, j in bonds:
+        for group, sites in zip(groups, used):
+            if i not in sites and j not in sites:
+                group.append((i, j))
+                sites.update((i, j))
+                break
+        else:
+            groups.append([(i, j)])
+            used.append({i, j})
+    return groups
 
 
 def excitation_generator(occupied: tuple[int, ...], virtual: tuple[int, ...], num_qubits: int) -> PauliSum:

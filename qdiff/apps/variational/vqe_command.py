@@ -160,9 +160,10 @@ def build_problem(config: dict[str, Any]) -> tuple[PauliSum, Circuit, GroundStat
         layers = config["layers"] = config["layers"] or max(n // 2, 1)
         circuit = None
         if config["ansatz"] == "hva":
-            if isinstance(lattice, tuple) or n % 2:
-                raise UsageError("the Heisenberg HVA needs an even-length chain; use --ansatz hea for lattices")
-            circuit = hva_heisenberg(n, layers, config["periodic"], per_bond=n > 8)
+            if n % 2:
+                raise UsageError(f"the Heisenberg HVA starts from singlet pairs and needs an even number of sites, "
+                                 f"got {n}; use --ansatz hea")
+            circuit = hva_heisenberg(lattice, layers, config["periodic"], per_bond=n > 8)
     if circuit is None:
         circuit = hardware_efficient(n, layers, entangler="ring" if config["periodic"] else "chain")
     if n > 20:

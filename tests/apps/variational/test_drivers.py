@@ -68,6 +68,21 @@ def test_tfim_and_heisenberg_hva_reach_exact_energies():
     assert r.relative_error < 1e-3
 
 
+def test_lattice_heisenberg_hva_covers_every_bond_once_per_layer_and_reaches_the_ground_state():
+    from qdiff.apps.variational.hamiltonians import lattice_bonds
+
+    for lattice, periodic in (((4, 4), True), ((3, 4), False), ((4, 2), False)):
+        c = hva_heisenberg(lattice, 1, periodic=periodic, per_bond=True)
+        bonds = [tuple(sorted(op.qubits)) for op in c.ops if op.spec.name == "exchange"]
+        assert sorted(bonds) == sorted(lattice_bonds(lattice, periodic))  # each bond exactly once
+        singlets = [op.qubits for op in c.ops if op.spec.name == "cx"]
+        assert sorted(q for pair in singlets for q in pair) == list(range(lattice[0] * lattice[1]))  # a dimer cover
+    r = vqe(heisenberg((2, 3), periodic=False), hva_heisenberg((2, 3), 3, periodic=False), steps=100)
+    assert r.relative_error < 1e-3  # (2x4: 4.3e-4 with 4 layers; the hardware-efficient ansatz: 0.25)
+    with pytest.raises(qdiff.GateError, match="even number of sites"):
+        hva_heisenberg((3, 3), 1)
+
+
 def test_exchange_gate_equals_rxx_ryy_rzz():
     v = torch.tensor([0.3, -0.2, 0.5, 0.1], dtype=torch.float64)
     a = qdiff.state(hva_heisenberg(4, 2), v)
