@@ -13,9 +13,9 @@ the jobs.
 """
 
 from qdiff.backends.aer import AerBackend
-from qdiff.backends.autograd import SPSA
 from qdiff.backends.base import Backend
 from qdiff.backends.ibm import ibm_backend
 from qdiff.backends.primitives import QiskitBackend
+from qdiff.backends.stencils import SPSA
 
 __all__ = ["AerBackend", "Backend", "QiskitBackend", "SPSA", "ibm_backend"]

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from qdiff.backends.autograd import SPSA, Stencil, differentiate, param_shift_stencil
+from qdiff.backends.autograd import Stencil, differentiate
 from qdiff.backends.lowering import SlotCircuit, lower
 from qdiff.backends.pauli_groups import Basis, estimate, plan_measurements
+from qdiff.backends.stencils import SPSA, rule_stencil
 from qdiff.errors import BackendError, DifferentiationError, ParameterError, QubitError, ShotsError
 from qdiff.ir.circuit import Circuit
 from qdiff.ir.observables import PauliSum, observables_for
@@ -196,7 +197,7 @@ class Backend:
         if isinstance(method, SPSA):
             return lambda: method.stencil(slots.num_slots)
         if method in ("auto", "param_shift"):
-            return lambda: param_shift_stencil(slots.rules)
+            return lambda: rule_stencil(list(enumerate(slots.rules)), slots.num_slots)
         if method == "spsa":
             spsa = SPSA()
             return lambda: spsa.stencil(slots.num_slots)

@@ -7,8 +7,10 @@ such that
 
 (exactly for parameter-shift rules, approximately for finite differences and SPSA). The
 backward pass evaluates all ``B * K`` shifted angle sets as ONE batched run of the program, then
-contracts with the incoming gradient. The shifted evaluation itself goes through this same
-Function, so the backward is differentiable again (second derivatives by nested stencils).
+contracts with the incoming gradient (:func:`qdiff.backends.stencils.shifted_angles` and
+:func:`~qdiff.backends.stencils.combine`, shared with the Qiskit backends). The shifted
+evaluation itself goes through this same Function, so the backward is differentiable again
+(second derivatives by nested stencils).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 
 import torch
 
+from qdiff.backends.stencils import combine, shifted_angles
 from qdiff.errors import DifferentiationError
 from qdiff.sim.program import TorchProgram
 
@@ -40,22 +43,14 @@ class ShiftFunction(torch.autograd.Function):
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
         (angles,) = ctx.saved_tensors
         shifts, coeffs = ctx.stencil(ctx.program, angles.detach())
-        B, A = angles.shape
-        K = shifts.shape[0]
+        B, K = angles.shape[0], shifts.shape[0]
         if K == 0:
             return torch.zeros_like(angles), None, None, None, None
-        shifted = (angles[:, None, :] + shifts[None]).reshape(B * K, A)
+        shifted = shifted_angles(angles, shifts)  # (B * K, A)
         initial = ctx.initial
         initial = initial.repeat_interleave(K, dim=0) if initial.shape[0] == B else initial.expand(B * K, -1)
         outs = ShiftFunction.apply(shifted, ctx.program, initial.contiguous(), ctx.output, ctx.stencil)
-        outs = outs.reshape((B, K) + tuple(outs.shape[1:]))
-        g = grad_out[:, None]
-        if outs.is_complex():
-            weights = (g.conj() * outs).real
-        else:
-            weights = g * outs
-        projected = weights.reshape(B, K, -1).sum(-1)  # (B, K)
-        return projected @ coeffs.to(projected.dtype), None, None, None, None
+        return combine(grad_out, outs, coeffs), None, None, None, None
 
 
 def shift_engine(stencil: Stencil, name: str) -> Callable[..., torch.Tensor]:
