@@ -17,6 +17,15 @@ Three targets (floors, never timed unit tests):
 3. Batching: 1024 parameter sets at n = 8 through one call at least 50x faster than 1024 calls
    (``qdiff.state`` and ``qdiff.expval`` of a 4-layer hardware-efficient circuit).
 
+Named cases (``--case NAME ...``, printed only, not part of the report; each uses the public API
+only, so the same file can time an older checkout: copy it there and run it):
+
+* ``pauli-rotation``: one 10-qubit Pauli rotation (``pauli_rot``) on n = 16, complex128: first
+  call (compile + run), forward, forward + adjoint gradient, forward + backprop;
+* ``lih-uccsd``: the LiH UCCSD ansatz of ``qdiff vqe --model lih`` (12 qubits, 92 parameters,
+  644 Pauli rotations on 1..12 qubits) and its 631-term Hamiltonian: compile, first and steady
+  forward + adjoint gradient of the energy.
+
 Every time is the median of several repeats after a warm-up. glibc's malloc is set for this
 process not to unmap and re-fault states between calls (``--system-malloc`` to leave it alone;
 see :func:`settle_allocator` and benchmarks/README.md). The report (markdown) is printed and
@@ -384,6 +393,62 @@ def report(args: argparse.Namespace, gates: list[GateRow], overhead: list[Overhe
     return "\n".join(head + out)
 
 
+def _best_ms(fn: Callable[[], object], repeats: int) -> float:
+    """Fastest of ``repeats`` timed calls, in ms (the least disturbed run on a shared machine)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times) * 1e3
+
+
+def case_pauli_rotation(repeats: int) -> list[str]:
+    """One 10-qubit Pauli rotation on n = 16 (see the module docstring)."""
+    n, t = 16, qdiff.Parameter("t")
+    c = qdiff.Circuit(n).pauli_rot("XYZXYZXYZX", [0, 2, 3, 5, 7, 8, 10, 12, 13, 15], t)
+    v = torch.tensor([0.3], dtype=torch.float64)
+    g = torch.Generator().manual_seed(1)
+    psi = torch.randn(2**n, dtype=torch.complex128, generator=g)
+    psi = psi / psi.norm()
+
+    def grad(method: str) -> None:
+        x = v.clone().requires_grad_(True)
+        s = qdiff.state(c, x, initial_state=psi, method=method)
+        (s.real.sum() + s.imag.sum()).backward()
+
+    first = _best_ms(lambda: qdiff.state(c, v, initial_state=psi), 1)
+    rows = [("first call (compile + run)", first),
+            ("forward", _best_ms(lambda: qdiff.state(c, v, initial_state=psi), repeats)),
+            ("forward + adjoint", _best_ms(lambda: grad("adjoint"), repeats)),
+            ("forward + backprop", _best_ms(lambda: grad("backprop"), repeats))]
+    return [f"| pauli-rotation | {what} | {ms:.2f} |" for what, ms in rows]
+
+
+def case_lih_uccsd(repeats: int) -> list[str]:
+    """Forward + adjoint gradient of the LiH UCCSD energy (see the module docstring)."""
+    from qdiff.apps.variational.ansatz import particle_conserving
+    from qdiff.apps.variational.chemistry import molecule
+
+    mol = molecule("lih")
+    c = particle_conserving(mol.num_qubits, mol.num_electrons, singles=True)
+    g = torch.Generator().manual_seed(0)
+    v = (torch.rand(c.num_parameters, generator=g, dtype=torch.float64) * 2 - 1) * 0.1
+    qdiff.expval(qdiff.Circuit(1).rx(0.1, 0), qdiff.Z(0))  # torch's lazy imports out of the timings
+
+    def once() -> None:
+        x = v.clone().requires_grad_(True)
+        qdiff.expval(c, mol.hamiltonian, x, method="adjoint").backward()
+
+    rows = [("compile", _best_ms(lambda: compile_circuit(c), 1)),
+            ("first forward + adjoint (torch program, plan, run)", _best_ms(once, 1)),
+            ("forward + adjoint", _best_ms(once, repeats))]
+    return [f"| lih-uccsd | {what} | {ms:.1f} |" for what, ms in rows]
+
+
+CASES = {"pauli-rotation": case_pauli_rotation, "lih-uccsd": case_lih_uccsd}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="n = 20, 22 and fewer repeats (about 1-2 minutes)")
@@ -396,7 +461,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--system-malloc", action="store_true",
                         help="leave glibc's malloc thresholds alone (see settle_allocator)")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "simulator.md")
+    parser.add_argument("--case", nargs="+", choices=list(CASES),
+                        help="time only these named cases (fastest of --repeats, ms) and print them")
     args = parser.parse_args(argv)
+    if args.case:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        print(f"load average at start: {load()}; torch threads: {torch.get_num_threads()}\n")
+        print("| case | measurement | ms |\n|---|---|---|")
+        for name in args.case:
+            for line in CASES[name](args.repeats or 7):
+                print(line, flush=True)
+        print(f"\nload average at end: {load()}")
+        return 0
     if args.sizes is None:
         args.sizes = [20, 22] if args.quick else [20, 22, 24]
     if args.repeats is None:

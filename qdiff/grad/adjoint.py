@@ -15,6 +15,9 @@ operators at once:
     psi_in = M^H psi_out,   lambda_in = M^H lambda_out.
 
 Both vectors are stacked into one ``(2B, 2**n)`` batch so each inverse block is one kernel call.
+A Pauli block ``exp(-i theta g M)`` (``M`` monomial, :mod:`qdiff.sim.monomial_rotation`) records
+the scalar ``y = sum lambda_out conj(M psi_out)`` instead of a ``2**k x 2**k`` cross matrix; the
+same monomial call that gives ``M psi_out`` also gives the inverse, ``a* pair + b* M pair``.
 Extra memory: the stacked pair plus one temporary, independent of depth.
 """
 
@@ -27,7 +30,8 @@ import torch
 
 from qdiff.errors import DifferentiationError
 from qdiff.sim.kernels import MonomialPlan
-from qdiff.sim.plan import Built, Operator, TorchPlan, apply_block, cross
+from qdiff.sim.monomial_rotation import pauli_cross
+from qdiff.sim.plan import Built, Operator, TorchPlan, apply_block, cross, rotate_block
 from qdiff.sim.plan_vjp import angle_gradient
 from qdiff.sim.program import TorchProgram
 
@@ -92,6 +96,13 @@ class AdjointState(torch.autograd.Function):
         for b in range(len(plan.blocks) - 1, -1, -1):
             block = plan.blocks[b]
             inverse = inverse_fixed[b]
+            if block.kind == "pauli":  # one monomial call gives M psi_out (for y) and the inverse
+                rotation = ops[b].inverse()
+                lam_out = pair[B:]
+                pair, moved = rotate_block(pair, rotation.repeat(2) if per_sample else rotation)
+                if want_angles:  # y = sum lambda_out conj(M psi_out)
+                    crosses[b] = pauli_cross(lam_out, moved[:B], per_sample)
+                continue
             if inverse is None:
                 if want_angles:  # Y = lambda_out psi_out^H on the block's qubits
                     crosses[b] = cross(pair[B:], pair[:B], block.kind, block.qubits, n, per_sample)

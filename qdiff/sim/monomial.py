@@ -7,17 +7,27 @@
   moving complex64 amplitudes in 16-byte pairs when qubit 0 is no target; its backward is the
   inverse monomial (:class:`_GatherMonomial`). Phases, if any, are one more in-place multiply;
 * small states (``B * 2**n <= _SMALL``): one gather over the whole state;
-* batch-last: ``2**k`` slice copies with ``B`` innermost.
+* batch-last: ``2**k`` slice copies with ``B`` innermost, or for more than ``_SLICE_MOVES_MAX``
+  of them one ``index_select`` of whole rows of ``2**qubits[0] * B`` amplitudes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 import numpy as np
 import torch
 
 from qdiff.sim.layout import _GATHER_BITS, _SMALL, _WIDE_BITS, _block_layout, _layout, split_shape
+
+_SLICE_MOVES_MAX = 4
+"""Batch-last: up to this many moved slices are copied one by one, more by one row gather
+(measured at n = 12, B = 64: 8 moves cost 2-4x one ``index_select``, 64 moves 40x)."""
+
+_ROW_INDEX_MAX = 1 << 16
+"""Largest row index (``2**(n - qubits[0])`` entries, kept per plan) the batch-last row gather builds."""
+
 
 class MonomialPlan:
     """A permutation-with-phases operator on ascending ``qubits``, with its precomputed indices.
@@ -32,23 +42,32 @@ class MonomialPlan:
         self.phases = tuple(complex(p) for p in phases)
         self.qubits = tuple(qubits)
         self.num_qubits = num_qubits
-        self.shape, axes = split_shape(num_qubits, qubits)
-        d = len(perm)
-
-        def index(j: int) -> tuple:
-            idx: list = [slice(None)] * (len(self.shape) + 1)
-            for i, a in enumerate(axes):
-                idx[1 + a] = (j >> i) & 1
-            return tuple(idx)
-
-        moves = [(index(j), index(perm[j]), None if abs(phases[j] - 1) < 1e-14 else complex(phases[j]))
-                 for j in range(d)]
-        moved = [m for j, m in enumerate(moves) if perm[j] != j or m[2] is not None]
-        self.clone_first = len(moved) < d / 2
-        self.moves = moved if self.clone_first else moves
+        self.shape, self._axes = split_shape(num_qubits, qubits)
+        d = len(self.perm)
+        moved = sum(1 for j, (p, ph) in enumerate(zip(self.perm, self.phases)) if p != j or abs(ph - 1) >= 1e-14)
+        self.clone_first = moved < d / 2
+        self.num_moves = moved if self.clone_first else d  # slice copies of a batch-last application
         self._gather: dict = {}
         self._inverse: MonomialPlan | None = None
         self._paired: MonomialPlan | None = None
+
+    @cached_property
+    def moves(self) -> list[tuple]:
+        """The batch-last slice copies ``(source index, destination index, phase or None)``, built
+        on first use (``2**k`` index tuples)."""
+
+        def index(j: int) -> tuple:
+            idx: list = [slice(None)] * (len(self.shape) + 1)
+            for i, a in enumerate(self._axes):
+                idx[1 + a] = (j >> i) & 1
+            return tuple(idx)
+
+        out = []
+        for j, (p, ph) in enumerate(zip(self.perm, self.phases)):
+            phase = None if abs(ph - 1) < 1e-14 else ph
+            if not self.clone_first or p != j or phase is not None:
+                out.append((index(j), index(p), phase))
+        return out
 
     def inverse(self) -> MonomialPlan:
         """The inverse operator (inverse permutation, conjugate phases), also its adjoint."""
@@ -80,8 +99,8 @@ class MonomialPlan:
         return self._gather[key]
 
     def row_data(self, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """For ``qubits[0] >= _WIDE_BITS``: the source row of every row of ``2**qubits[0]``
-        amplitudes ``(rows,)``, and the row phases ``(1, rows, 1)`` or ``None``."""
+        """The source row of every row of ``2**qubits[0]`` amplitudes ``(rows,)``, and the row
+        phases ``(1, rows, 1)`` or ``None`` (used for ``qubits[0] >= _WIDE_BITS``, and batch-last)."""
         key = ("rows", dtype, device)
         if key not in self._gather:
             q0 = self.qubits[0]
@@ -176,6 +195,15 @@ def apply_monomial(state: torch.Tensor, plan: MonomialPlan) -> torch.Tensor:
     state, batch_last = _layout(state)
     B, N = state.shape
     if batch_last:
+        q0 = plan.qubits[0]
+        if plan.num_moves > _SLICE_MOVES_MAX and N >> q0 <= _ROW_INDEX_MAX and (q0 == 0 or state.stride(1) == B):
+            # one index_select of whole rows of 2**q0 * B amplitudes
+            index, phases = plan.row_data(state.dtype, state.device)
+            rows = N >> q0
+            out = (state.T.view(rows, -1) if q0 else state.T).index_select(0, index)
+            if phases is not None:  # in place: index_select's backward does not need its output
+                out.mul_(phases.view(rows, 1))
+            return out.view(N, B).T
         view = state.T.view(tuple(plan.shape) + (B,))
         out = view.clone() if plan.clone_first else torch.empty_like(view)
         for src, dst, phase in plan.moves:

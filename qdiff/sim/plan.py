@@ -11,7 +11,10 @@ vectorised torch ops (:meth:`TorchPlan.build`):
    one gather and ``L - 1`` batched ``2 x 2`` matmuls for runs of length ``<= L``;
 3. the chunks of each size ``k`` as Kronecker products of their runs: one gather and ``k - 1``
    broadcast multiplies (diagonal chunks use the diagonals only);
-4. multi-qubit rotations kept as single steps come from a :class:`~qdiff.sim.program.RotationTable`.
+4. multi-qubit rotations kept as single steps come from a :class:`~qdiff.sim.program.RotationTable`;
+   a ``"pauli"`` step (a Pauli-string rotation on 3 or more qubits) stays a block of its own, whose
+   operator is a :class:`~qdiff.sim.monomial_rotation.MonomialRotation` (two coefficients and a
+   monomial), never a ``2**k x 2**k`` matrix.
 
 Everything is differentiable, so backprop works through :meth:`TorchPlan.run`; the adjoint
 engine walks the blocks backwards and needs each rotating block's cross matrix
@@ -31,9 +34,10 @@ from qdiff.sim.fusion import Merged, Single, chunks, segments, single_qubit_matr
 from qdiff.sim.kernels import MonomialPlan, apply_diagonal, apply_monomial, prefers_batch_last, split_shape
 from qdiff.sim.kernels import apply_dense as _kernel_dense
 from qdiff.sim.layout import _SMALL
+from qdiff.sim.monomial_rotation import MonomialRotation, rotate, rotate_keeping
 from qdiff.sim.program import RotationTable, TorchProgram, _unit_phases
 
-Operator = torch.Tensor | MonomialPlan
+Operator = torch.Tensor | MonomialPlan | MonomialRotation
 
 
 @dataclass
@@ -57,7 +61,8 @@ class Block:
 
     Attributes:
         kind: ``"dense"`` (operator ``(d, d)`` or ``(B, d, d)``), ``"diagonal"`` (``(d,)`` or
-            ``(B, d)``) or ``"monomial"`` (a :class:`MonomialPlan`).
+            ``(B, d)``), ``"monomial"`` (a :class:`MonomialPlan`) or ``"pauli"`` (a
+            :class:`MonomialRotation`).
         qubits: ascending qubits; the operator's local bit ``i`` acts on ``qubits[i]``.
         fixed: the constant operator of a fixed block, ``None`` for a rotating one.
         steps: indices of the program steps the block replaces (in order).
@@ -90,7 +95,14 @@ def apply_block(state: torch.Tensor, kind: str, op: Operator, qubits: tuple[int,
         return apply_dense(state, op, qubits, n)
     if kind == "diagonal":
         return apply_diagonal(state, op, qubits, n)
+    if kind == "pauli":
+        return rotate(state, op, apply_monomial)
     return apply_monomial(state, op)
+
+
+def rotate_block(state: torch.Tensor, op: MonomialRotation) -> tuple[torch.Tensor, torch.Tensor]:
+    """A ``"pauli"`` block's ``(a psi + b M psi, M psi)`` from one monomial kernel call (the adjoint sweep)."""
+    return rotate_keeping(state, op, apply_monomial)
 
 
 def _fixed_block(matrix: np.ndarray, qubits: tuple[int, ...], steps: tuple[int, ...], n: int,
@@ -115,6 +127,7 @@ class TorchPlan:
         dtype, device = program.dtype, program.device
         steps = prog.steps
         self.blocks: list[Block] = []
+        self.involutions: dict[int, MonomialPlan] = {}  # block -> M of a "pauli" block
         # sources of rotating blocks: ("chunk", group key, index) or ("rot", index in table)
         self.sources: list[tuple | None] = []
         pool_fixed: list[np.ndarray] = [np.eye(2, dtype=complex)]
@@ -131,6 +144,8 @@ class TorchPlan:
                 if step.slot is None:
                     self._add(Block(step.kind, step.qubits, program.fixed[seg.step], (seg.step,)))
                 else:
+                    if step.kind == "pauli":
+                        self.involutions[len(self.blocks)] = program.involutions[seg.step]
                     self._add(Block(step.kind, step.qubits, None, (seg.step,)), ("rot", len(singles)))
                     singles.append(seg.step)
             else:
@@ -191,8 +206,13 @@ class TorchPlan:
         self.table = RotationTable([steps[s] for s in singles], dtype, device)
         gens: dict[tuple[str, int], list[np.ndarray]] = {}
         for s in singles:  # table positions follow the order of ``singles`` within each group
-            g = steps[s].generator
-            gens.setdefault((steps[s].kind, g.shape[-1]), []).append(np.diag(g) if steps[s].kind == "diagonal" else g)
+            step = steps[s]
+            if step.kind == "pauli":  # G = g M: the scale g (the sweep supplies M psi)
+                gens.setdefault(("pauli", 2), []).append(np.array(abs(step.monomial[1][0])))
+            elif step.kind == "diagonal":
+                gens.setdefault(("diagonal", len(step.diagonal)), []).append(step.diagonal)
+            else:
+                gens.setdefault(("dense", step.dense.shape[-1]), []).append(step.dense)
         self.table_generators = {key: (self.table.groups[key][0],
                                        torch.as_tensor(-1j * np.stack(v), dtype=dtype, device=device))
                                  for key, v in gens.items()}
@@ -269,6 +289,8 @@ class TorchPlan:
             views = base[0].unbind(0) if base.shape[0] == 1 else base.unbind(1)
             for b, v in zip(members, views):
                 ops[b] = v
+        for b, m in self.involutions.items():
+            ops[b] = MonomialRotation(m, ops[b])
         return ops
 
     # -------------------------------------------------------------------------------- running

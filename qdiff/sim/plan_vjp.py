@@ -11,6 +11,9 @@ where ``Y_g`` is the cross matrix right after that gate, restricted to the gate'
 run of single-qubit gates ``T`` is ``Y <- T^H Y T``, so all of it happens in ``2**k`` space:
 
 * a kept multi-qubit rotation: ``Y`` itself, one multiply-and-sum per group of rotations;
+* a Pauli block (``G = g M``, :mod:`qdiff.sim.monomial_rotation`): the sweep records the scalar
+  ``y = sum lambda_out conj(M psi_out)`` instead of a ``2**k x 2**k`` matrix, and
+  ``Re tr(Y^H (-i G)) = Re(conj(y) (-i g))``;
 * a chunk: the partial trace onto each of its qubits, then for every run the walk back through
   its ``L`` positions, all runs at once (``L`` steps of batched ``2 x 2`` products).
 """
@@ -74,8 +77,10 @@ def angle_gradient(plan: TorchPlan, built: Built, crosses: dict[int, torch.Tenso
             y = y[None]
         if key[0] == "rot":
             slots, minus_i_g = plan.table_generators[key[1]]
-            dims = (-1,) if key[1][0] == "diagonal" else (-2, -1)
-            grad.index_add_(1, slots, (y.conj() * minus_i_g).real.sum(dims))
+            part = (y.conj() * minus_i_g).real
+            if key[1][0] != "pauli":  # a Pauli block's y is already the contraction with M
+                part = part.sum((-1,) if key[1][0] == "diagonal" else (-2, -1))
+            grad.index_add_(1, slots, part)
         else:
             k, diagonal = key[1]
             run_parts.append(_partial_traces(y, k, diagonal).flatten(1, 2))

@@ -6,7 +6,10 @@ Compilation (numpy, once per circuit, cached on the circuit):
 * every rotation gets an *angle slot*; angle ``a`` is ``weights[a] @ values + offsets[a]``, so the
   affine parameter expressions become one matrix product and engines get the chain rule for free;
 * qubits are sorted ascending and each operator permuted to match, then classified as diagonal,
-  monomial (permutation times phases) or dense for the kernels in :mod:`qdiff.sim.kernels`.
+  monomial (permutation times phases) or dense for the kernels in :mod:`qdiff.sim.kernels`; a
+  rotation whose generator is a scaled monomial involution on 3 or more qubits (a Pauli string)
+  becomes a ``"pauli"`` step, ``cos(g theta) psi - i sin(g theta) M psi`` with ``M`` a monomial
+  (:mod:`qdiff.sim.monomial_rotation`), so no ``2**k x 2**k`` matrix is ever built for it.
 
 Running (torch): all rotation matrices of a call are built in two vectorised expressions (one for
 diagonal, one for dense generators), then the steps are applied in order; a large batch runs in
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import numpy as np
@@ -32,8 +36,16 @@ from qdiff.sim.kernels import (
     apply_monomial,
     prefers_batch_last,
 )
+from qdiff.sim.monomial_rotation import (
+    MonomialRotation,
+    dense_generator,
+    generator_structure,
+    involution,
+    rotate,
+    rotation_coefficients,
+)
 
-StepKind = Literal["dense", "diagonal", "monomial"]
+StepKind = Literal["dense", "diagonal", "monomial", "pauli"]
 
 
 def reorder_local(matrix: np.ndarray, perm: Sequence[int]) -> np.ndarray:
@@ -59,13 +71,16 @@ class Step:
     """One kernel application.
 
     Attributes:
-        kind: which kernel applies it.
+        kind: which kernel applies it: ``"dense"``, ``"diagonal"``, ``"monomial"`` or ``"pauli"``
+            (a rotation ``exp(-i theta g M)``, see :mod:`qdiff.sim.monomial_rotation`).
         qubits: ascending qubits.
         slot: angle slot for rotations, ``None`` for fixed operators.
         fixed: fixed operator data (dense ``(d, d)``; diagonal ``(d,)``); ``None`` for rotations
             and monomials.
-        monomial: ``(perm, phases)`` for monomial steps.
-        generator: the rotation's generator in sorted local order ``(d, d)`` (``None`` if fixed).
+        monomial: ``(perm, phases)``, ``new[perm[j]] = phases[j] * old[j]``: the operator of a
+            fixed monomial step, the generator ``G`` of a ``"pauli"`` rotation (``|phases| = g``).
+        diagonal: a diagonal rotation's generator diagonal ``(d,)`` (real).
+        dense: a dense rotation's generator ``(d, d)``.
         op_index: index of the circuit op this step came from.
         spec: the (lowered) gate spec.
     """
@@ -75,9 +90,25 @@ class Step:
     slot: int | None
     fixed: np.ndarray | None = field(default=None, repr=False)
     monomial: tuple[tuple[int, ...], tuple[complex, ...]] | None = field(default=None, repr=False)
-    generator: np.ndarray | None = field(default=None, repr=False)
+    diagonal: np.ndarray | None = field(default=None, repr=False)
+    dense: np.ndarray | None = field(default=None, repr=False)
     op_index: int = -1
     spec: GateSpec | None = field(default=None, repr=False)
+
+    @cached_property
+    def generator(self) -> np.ndarray | None:
+        """A rotation's generator ``(d, d)`` in sorted local order, ``None`` for a fixed step.
+
+        Built on first use for diagonal and ``"pauli"`` rotations (``4**k`` entries): the engines
+        read :attr:`diagonal` / :attr:`monomial` instead.
+        """
+        if self.slot is None:
+            return None
+        if self.kind == "diagonal":
+            return np.diag(self.diagonal).astype(complex)
+        if self.kind == "pauli":
+            return dense_generator(*self.monomial)
+        return self.dense
 
 
 @dataclass(frozen=True)
@@ -149,15 +180,21 @@ def _compile(circuit: Circuit) -> Program:
             else:
                 steps.append(Step("dense", sorted_q, None, fixed=m, op_index=op_index, spec=spec))
             return
-        generator = reorder_local(spec.generator, perm)
         expr = angles[0]
         row = np.zeros(len(params))
         for p, c in expr.coefficients.items():
             row[index[p]] += c
         rows.append(row)
         offsets.append(expr.offset)
-        kind = "diagonal" if structure_of(generator) == "diagonal" else "dense"
-        steps.append(Step(kind, sorted_q, len(rows) - 1, generator=generator, op_index=op_index, spec=spec))
+        slot = len(rows) - 1
+        kind, data = _generator_structure(spec, tuple(perm))
+        if kind == "diagonal":
+            steps.append(Step("diagonal", sorted_q, slot, diagonal=data, op_index=op_index, spec=spec))
+        elif kind == "pauli":
+            steps.append(Step("pauli", sorted_q, slot, monomial=data, op_index=op_index, spec=spec))
+        else:
+            steps.append(Step("dense", sorted_q, slot, dense=reorder_local(spec.generator, perm),
+                              op_index=op_index, spec=spec))
 
     for i, op in enumerate(circuit.ops):
         if not op.is_directive:
@@ -167,12 +204,20 @@ def _compile(circuit: Circuit) -> Program:
                    circuit.global_phase)
 
 
+@lru_cache(maxsize=1024)
+def _generator_structure(spec: GateSpec, order: tuple[int, ...]) -> tuple[str, object]:
+    """:func:`~qdiff.sim.monomial_rotation.generator_structure` of a rotation spec's generator
+    (memoised: the analysis reads all ``4**k`` entries once per spec and qubit order)."""
+    return generator_structure(spec.generator, order)
+
+
 class RotationTable:
     """The rotation operators of some program steps, built for a call in a few vectorised ops.
 
     Rotations are grouped by (kind, size): each group holds its angle slots ``(G,)`` and either
-    generator diagonals ``(G, d)`` or spectra ``(G, E)`` with projectors ``(G, E, d, d)`` (padded
-    with zero projectors), so all matrices of a group come from one vectorised expression.
+    generator diagonals ``(G, d)``, spectra ``(G, E)`` with projectors ``(G, E, d, d)`` (padded
+    with zero projectors), or for ``"pauli"`` steps (one group, key ``("pauli", 2)``) the scales
+    ``g`` ``(G,)``, so all operators of a group come from one vectorised expression.
     ``positions[i]`` says where the operator of ``steps[i]`` lies: ``(group key, index)``.
     """
 
@@ -181,19 +226,23 @@ class RotationTable:
         self.positions: list[tuple[tuple[str, int], int]] = []
         groups: dict[tuple[str, int], list[tuple[int, np.ndarray, np.ndarray | None]]] = {}
         for step in steps:
-            d = step.generator.shape[-1]
-            key = (step.kind, d)
+            if step.kind == "pauli":
+                key = ("pauli", 2)
+            else:
+                key = (step.kind, len(step.diagonal) if step.kind == "diagonal" else step.dense.shape[-1])
             members = groups.setdefault(key, [])
             self.positions.append((key, len(members)))
             if step.kind == "diagonal":
-                members.append((step.slot, np.real(np.diag(step.generator)), None))
+                members.append((step.slot, step.diagonal, None))
+            elif step.kind == "pauli":
+                members.append((step.slot, np.array(abs(step.monomial[1][0])), None))
             else:
-                lam, proj = spectral_decomposition(step.generator)
+                lam, proj = spectral_decomposition(step.dense)
                 members.append((step.slot, lam, proj))
         self.groups: dict[tuple[str, int], tuple[torch.Tensor, ...]] = {}
         for key, members in groups.items():
             slots = torch.tensor([m[0] for m in members], dtype=torch.long, device=device)
-            if key[0] == "diagonal":
+            if key[0] in ("diagonal", "pauli"):
                 gens = np.stack([m[1] for m in members])
                 self.groups[key] = (slots, torch.as_tensor(gens, dtype=self.real_dtype, device=device))
             else:
@@ -207,17 +256,21 @@ class RotationTable:
                                     torch.as_tensor(projs, dtype=dtype, device=device))
 
     def build(self, angles: torch.Tensor) -> dict[tuple[str, int], torch.Tensor]:
-        """Each group's operators for ``angles`` ``(B, num_slots)``: ``(B, G, d)`` diagonals or
-        ``(B, G, d, d)`` matrices."""
+        """Each group's operators for ``angles`` ``(B, num_slots)``: ``(B, G, d)`` diagonals,
+        ``(B, G, d, d)`` matrices or ``(B, G, 2)`` Pauli coefficients ``(cos, -i sin)``."""
         built: dict[tuple[str, int], torch.Tensor] = {}
         for key, data in self.groups.items():
+            if key[0] == "pauli":
+                built[key] = rotation_coefficients(angles[:, data[0]], data[1])
+                continue
             theta = angles[:, data[0]][..., None]  # (B, G, 1)
             phases = _unit_phases(-theta * data[1])  # (B, G, d or E)
             built[key] = phases if key[0] == "diagonal" else torch.einsum("bge,geij->bgij", phases, data[2])
         return built
 
     def operators(self, angles: torch.Tensor, shared: bool) -> list[torch.Tensor]:
-        """One operator per step: ``(B, d)`` / ``(B, d, d)``; ``shared`` (``B == 1``) drops the batch axis."""
+        """One operator per step: ``(B, d)`` / ``(B, d, d)`` / ``(B, 2)`` (Pauli coefficients);
+        ``shared`` (``B == 1``) drops the batch axis."""
         views = {key: (b[0].unbind(0) if shared else b.unbind(1)) for key, b in self.build(angles).items()}
         return [views[key][i] for key, i in self.positions]
 
@@ -237,8 +290,11 @@ class TorchProgram:
         n = program.num_qubits
         self.fixed: list[object] = []
         self.rotation_pos: list[int | None] = []
+        self.involutions: dict[int, MonomialPlan] = {}  # step -> M of a "pauli" step
         rotations: list[Step] = []
-        for step in program.steps:
+        for i, step in enumerate(program.steps):
+            if step.kind == "pauli":
+                self.involutions[i] = involution(step.qubits, n, *step.monomial)[0]
             if step.slot is None:
                 self.rotation_pos.append(None)
                 if step.kind == "monomial":
@@ -261,13 +317,22 @@ class TorchProgram:
 
     def rotation_operators(self, angles: torch.Tensor) -> list[torch.Tensor | None]:
         """Every rotation's operator for ``angles`` ``(B, num_slots)``: ``(B, d)`` diagonals
-        or ``(B, d, d)`` matrices, ``None`` for fixed steps."""
-        return self._operators(angles, shared=False)
+        or ``(B, d, d)`` matrices, ``None`` for fixed steps.
 
-    def _operators(self, angles: torch.Tensor, shared: bool) -> list[torch.Tensor | None]:
-        """As :meth:`rotation_operators`; ``shared`` (``B == 1``) drops the batch axis."""
+        ``"pauli"`` steps come as dense ``(B, d, d)`` matrices here (``4**k`` entries, which
+        :func:`apply_step` accepts for them), for analysis code that wants tensors; the runners
+        use :class:`~qdiff.sim.monomial_rotation.MonomialRotation` operators instead."""
+        ops = self._operators(angles, shared=False)
+        return [op.dense() if isinstance(op, MonomialRotation) else op for op in ops]
+
+    def _operators(self, angles: torch.Tensor, shared: bool) -> list[object | None]:
+        """Each step's rotation operator (a :class:`MonomialRotation` for ``"pauli"`` steps),
+        ``None`` for fixed steps; ``shared`` (``B == 1``) drops the batch axis."""
         ops = self.table.operators(angles, shared) if self.table.positions else []
-        return [None if pos is None else ops[pos] for pos in self.rotation_pos]
+        out: list[object | None] = [None if pos is None else ops[pos] for pos in self.rotation_pos]
+        for i, m in self.involutions.items():
+            out[i] = MonomialRotation(m, out[i])
+        return out
 
     def plan(self, batch: int, angle_batch: int):  # type: ignore[no-untyped-def]
         """The fused execution plan (:class:`qdiff.sim.plan.TorchPlan`) for a state batch of
@@ -316,8 +381,11 @@ def _unit_phases(angle: torch.Tensor) -> torch.Tensor:
 
 
 def apply_step(state: torch.Tensor, kind: str, op: object, qubits: tuple[int, ...], n: int) -> torch.Tensor:
-    """Dispatch one step to its kernel."""
-    if kind == "dense":
+    """Dispatch one step to its kernel (a ``"pauli"`` step takes a :class:`MonomialRotation`, or a
+    dense matrix as :meth:`TorchProgram.rotation_operators` gives)."""
+    if kind == "pauli" and isinstance(op, MonomialRotation):
+        return rotate(state, op, apply_monomial)
+    if kind in ("dense", "pauli"):
         return apply_dense(state, op, qubits, n)
     if kind == "diagonal":
         return apply_diagonal(state, op, qubits, n)
