@@ -24,7 +24,11 @@ only, so the same file can time an older checkout: copy it there and run it):
   call (compile + run), forward, forward + adjoint gradient, forward + backprop;
 * ``lih-uccsd``: the LiH UCCSD ansatz of ``qdiff vqe --model lih`` (12 qubits, 92 parameters,
   644 Pauli rotations on 1..12 qubits) and its 631-term Hamiltonian: compile, first and steady
-  forward + adjoint gradient of the energy.
+  forward + adjoint gradient of the energy;
+* ``born-per-row``: the 9-qubit depth-10 Born machine (``born_circuit`` on the Chow-Liu tree of
+  bars-and-stripes 3x3, 279 parameters) with per-row angles: ``qdiff.probs`` of 64 and of
+  2 * 279 + 1 = 559 parameter sets (a parameter-shift batch), complex128 and complex64, and one
+  parameter-shift gradient of a probability-weighted loss (558 shifted sets in one run).
 
 Every time is the median of several repeats after a warm-up. glibc's malloc is set for this
 process not to unmap and re-fault states between calls (``--system-malloc`` to leave it alone;
@@ -446,7 +450,35 @@ def case_lih_uccsd(repeats: int) -> list[str]:
     return [f"| lih-uccsd | {what} | {ms:.1f} |" for what, ms in rows]
 
 
-CASES = {"pauli-rotation": case_pauli_rotation, "lih-uccsd": case_lih_uccsd}
+def case_born_per_row(repeats: int) -> list[str]:
+    """Per-row 8 x 8 blocks of a Born machine batch (see the module docstring)."""
+    from qdiff.apps.qcbm.circuit import born_circuit, chow_liu_tree
+    from qdiff.apps.qcbm.data import bars_and_stripes
+
+    c = born_circuit(9, 10, chow_liu_tree(bars_and_stripes(3, 3), seed=0))
+    P = c.num_parameters
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for dtype in ("complex128", "complex64"):
+        for B in (64, 2 * P + 1):
+            v = torch.rand(B, P, generator=g, dtype=torch.float64) * 6 - 3
+            with torch.no_grad():
+                qdiff.probs(c, v, dtype=DTYPES[dtype])
+                ms = _best_ms(lambda: qdiff.probs(c, v, dtype=DTYPES[dtype]), repeats)
+            rows.append((f"probs, B = {B}, {dtype}", ms))
+    v = torch.rand(P, generator=g, dtype=torch.float64) * 6 - 3
+    w = torch.rand(2**9, generator=g, dtype=torch.float64)
+
+    def shift_grad() -> None:
+        x = v.clone().requires_grad_(True)
+        (qdiff.probs(c, x, method="param_shift") * w).sum().backward()
+
+    shift_grad()
+    rows.append(("param-shift gradient (558 shifted sets), complex128", _best_ms(shift_grad, repeats)))
+    return [f"| born-per-row | {what} | {ms:.1f} |" for what, ms in rows]
+
+
+CASES = {"pauli-rotation": case_pauli_rotation, "lih-uccsd": case_lih_uccsd, "born-per-row": case_born_per_row}
 
 
 def main(argv: list[str] | None = None) -> int:

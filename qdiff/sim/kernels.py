@@ -12,7 +12,8 @@ contiguous ``(2**n, B)`` tensor (strides ``(1, B)``, or ``(1, ld)`` with ``ld >=
 of rows of one), is accepted too and the result is batch-last with strides ``(1, B)``;
 :meth:`~qdiff.sim.program.TorchProgram.run` uses it for batches of at least
 :data:`BATCH_LAST_MIN` (see :func:`prefers_batch_last`), where every kernel then streams over
-``B`` contiguous amplitudes. Anything else is made contiguous first.
+``B`` contiguous amplitudes, unless per-row matrices make dense blocks that run faster row-major
+(:meth:`qdiff.sim.plan.TorchPlan.batch_last`). Anything else is made contiguous first.
 
 This module is the public entry point; each kernel lives in its own module:
 
