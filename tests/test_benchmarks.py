@@ -1,0 +1,50 @@
+"""Smoke test of the benchmark suite (benchmarks/suite): its smallest workloads at tiny sizes.
+
+Proves that rows come out, that the cross-checks against a peer run (Qulacs, when installed: it
+imports in well under a second, unlike PennyLane), and that the table and CSV are written. No
+time is asserted: the suite measures, tests only check that it works.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+
+import numpy as np
+
+from benchmarks.suite import gates, hea
+from benchmarks.suite.circuits import qaoa, regular_graph_edges
+from benchmarks.suite.context import Context
+from benchmarks.suite.peers import Peers
+from benchmarks.suite.report import markdown_table, write_csv
+
+HAVE_QULACS = importlib.util.find_spec("qulacs") is not None
+
+
+def test_smallest_workloads_produce_rows_and_cross_checks(tmp_path):
+    ctx = Context(quick=True, peers=Peers(("qulacs",)), sizes={"hea": [4], "gate": [4]}, budget_s=0.0,
+                  verbose=False)
+    rows = hea.run(ctx) + gates.run(ctx)
+    workloads = {r.workload for r in rows}
+    assert {"hea-forward", "hea-grad", "gate", "copy"} <= workloads
+    assert all(r.ours is not None and r.ours.median > 0 for r in rows)
+    skipped = {r.peer for r in rows if r.status == "SKIP"}
+    assert "lightning.qubit adjoint" in skipped  # not selected: a SKIP row, never an error
+    if HAVE_QULACS:
+        assert any("qdiff vs Qulacs backprop" in c for c in ctx.checks)
+        assert any(c.startswith("gate ") for c in ctx.checks)
+        assert any(r.peer == "Qulacs backprop" and r.status == "info" for r in rows)
+    write_csv(rows, tmp_path / "suite.csv")
+    with (tmp_path / "suite.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == len(rows)
+    assert markdown_table(rows).count("\n") == len(rows) + 1
+
+
+def test_shared_parameters_chain_rule():
+    """QAOA's gamma is shared by every edge: a per-gate gradient sums back onto it."""
+    n = 4
+    spec = qaoa(n, 1, regular_graph_edges(n, 3, seed=0))
+    theta = np.array([0.3, 0.7])
+    angles = spec.angles(theta)
+    assert np.allclose(angles[:6], -0.3) and np.allclose(angles[6:], 1.4)
+    assert np.allclose(spec.chain(np.ones_like(angles)), [-6.0, 8.0])
