@@ -1,7 +1,7 @@
 """The hybrid model (Born-machine prior + conditional flow) against a flow alone and a Born machine
 alone on discretised data, on noisy bars-and-stripes images; writes benchmarks/results/hybrid.md.
 
-    python benchmarks/hybrid_reproduce.py                       # seeds 0 1, exact + shot-based (~20 min on 2 busy cores)
+    python benchmarks/hybrid_reproduce.py                       # seeds 0 1, every section (~35 min on 2 busy cores)
     python benchmarks/hybrid_reproduce.py --seeds 0 --sections compare
 
 Sections:
