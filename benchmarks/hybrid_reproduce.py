@@ -46,7 +46,7 @@ def checks(seed: int, steps: int | None) -> list[str]:
     """The baselines with more room than ``--compare`` gives them (same data, split and evaluation)."""
     from qdiff.apps.hybrid import NoisyBAS, RBFMixture, parameter_count, sample_mmd, split
     from qdiff.apps.hybrid.baselines import flow_only
-    from qdiff.apps.hybrid.setup import Sampling, born_only_model, matched_hidden
+    from qdiff.apps.hybrid.builders import Sampling, born_only_model, matched_hidden
     from qdiff.apps.hybrid.train import NLLTrainer, mean_nll
 
     torch.set_num_threads(1)

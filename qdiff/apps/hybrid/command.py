@@ -25,7 +25,7 @@ from qdiff.apps.hybrid.baselines import parameter_count
 from qdiff.apps.hybrid.data import NoisyBAS, split
 from qdiff.apps.hybrid.kernels import RBFMixture, sample_mmd
 from qdiff.apps.hybrid.model import HybridBornFlow
-from qdiff.apps.hybrid.setup import born_only_model, flow_only_model, hybrid_model
+from qdiff.apps.hybrid.builders import born_only_model, flow_only_model, hybrid_model
 from qdiff.apps.hybrid.train import NLLTrainer, SampledTrainer, mean_nll
 from qdiff.apps.qcbm.model import BornMachine
 from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, open_run, save_checkpoint, write_json

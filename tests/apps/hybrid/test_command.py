@@ -40,7 +40,7 @@ def test_shot_based_run(tmp_path):
 
 
 def test_an_interrupted_baseline_resumes_to_the_same_result(tmp_path, monkeypatch, capsys):
-    from qdiff.apps.hybrid.setup import Sampling
+    from qdiff.apps.hybrid.builders import Sampling
     from qdiff.apps.hybrid.train import NLLTrainer
 
     args = SMALL + ["--steps", "4", "--compare", "--born-bits", "1", "--checkpoint-every", "2"]
