@@ -1,7 +1,6 @@
 """End-to-end smoke test: the README example path works and matches Qiskit."""
 
 import numpy as np
-import torch
 
 import qdiff
 

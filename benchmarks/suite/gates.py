@@ -9,7 +9,6 @@ per-kernel floors (dense <= 3x, diagonal/permutation <= 2x at n >= 20) are bench
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 import qdiff

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from qdiff.errors import GateError, ParameterError, QdiffError, QubitError
+from qdiff.errors import GateError, QdiffError, QubitError
 from qdiff.ir.builders import GateBuilders
 from qdiff.ir.gates import GateSpec
 from qdiff.ir.library import get_spec, unitary_spec

@@ -22,11 +22,12 @@ from typing import Any
 import torch
 
 from qdiff.apps.hybrid.baselines import parameter_count
+from qdiff.apps.hybrid.builders import born_only_model, flow_only_model, hybrid_model
 from qdiff.apps.hybrid.data import NoisyBAS, split
 from qdiff.apps.hybrid.kernels import RBFMixture, sample_mmd
 from qdiff.apps.hybrid.model import HybridBornFlow
-from qdiff.apps.hybrid.builders import born_only_model, flow_only_model, hybrid_model
 from qdiff.apps.hybrid.train import NLLTrainer, SampledTrainer, mean_nll
+from qdiff.apps.loop import train_loop
 from qdiff.apps.qcbm.model import BornMachine
 from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, open_run, save_checkpoint, write_json
 
@@ -185,8 +186,6 @@ def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
     hybrid_parameters = int(done["hybrid"]["num_parameters"]) if "hybrid" in done else 0
     models: dict[str, torch.nn.Module] = {}
 
-    from tqdm.auto import tqdm
-
     for phase in phases:
         model, trainer = _make(phase, config, data, x_train, hybrid_parameters, backend)
         models[phase] = model
@@ -201,35 +200,28 @@ def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
             save_checkpoint(out, {"config": config, "trainer": trainer.state_dict(), "phase": phase, "done": done,
                                   "global_step": offset + trainer.step_count, "seconds": elapsed})
 
-        start = time.perf_counter()
-        bar = tqdm(total=steps, initial=trainer.step_count, disable=args.quiet, desc=phase, unit="step",
-                   dynamic_ncols=True, file=sys.stderr)
         evaluated = _simulated(model) if isinstance(model, HybridBornFlow) else model
+
+        def step() -> dict[str, Any] | None:
+            if trainer.step_count >= steps:
+                return None
+            record: dict[str, Any] = {**trainer.step(), "model": phase}
+            record["phase_step"] = record["step"]
+            record["step"] = offset + trainer.step_count
+            if trainer.step_count % args.eval_every == 0 or trainer.step_count == steps:
+                record["test_nll"] = mean_nll(evaluated, x_test[:1000])
+            return record
+
         try:
-            while trainer.step_count < steps:
-                record: dict[str, Any] = {**trainer.step(), "model": phase}
-                record["phase_step"] = record["step"]
-                record["step"] = offset + trainer.step_count
-                if trainer.step_count % args.eval_every == 0 or trainer.step_count == steps:
-                    record["test_nll"] = mean_nll(evaluated, x_test[:1000])
-                record["seconds"] = round(seconds + time.perf_counter() - start, 4)
-                log.append(record)
-                bar.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
-                bar.update(1)
-                if trainer.step_count % args.checkpoint_every == 0:
-                    save(seconds + time.perf_counter() - start)
-        except KeyboardInterrupt:
-            save(seconds + time.perf_counter() - start)
-            bar.close()
-            print(f"\ninterrupted in {phase} at step {trainer.step_count}; checkpoint saved: resume with "
-                  f"--resume --out {out}", file=sys.stderr)
-            return 130
+            finished = train_loop(step, save, log=log, out=out, total=steps, initial=trainer.step_count,
+                                  seconds=seconds, desc=phase, quiet=args.quiet,
+                                  checkpoint_every=args.checkpoint_every)
         except FloatingPointError as exc:
-            bar.close()
             print(f"qdiff hybrid: error: {exc}", file=sys.stderr)
             return 1
-        bar.close()
-        seconds += time.perf_counter() - start
+        if finished is None:
+            return 130
+        seconds = finished
         global_step = offset + trainer.step_count
         metrics = _evaluate(evaluated, x_test, config["seed"] + 17)
         done[phase] = {**metrics, "num_parameters": parameter_count(model), "model": model.state_dict()}

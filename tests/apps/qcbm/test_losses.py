@@ -11,7 +11,6 @@ from qdiff.apps.qcbm import losses
 
 
 def _direct_mmd(p, q, sigmas, encoding, normalize):
-    n = int(np.log2(len(p)))
     total = 0.0
     for x in range(len(p)):
         for y in range(len(p)):
