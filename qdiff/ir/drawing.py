@@ -112,9 +112,11 @@ def gate_label(spec: GateSpec, params: Sequence[ParameterExpression] = ()) -> st
 def _is_symmetric(spec: GateSpec) -> bool:
     """True when the gate is unchanged by every permutation of its qubits."""
     k = spec.num_qubits
-    matrix = spec.fixed_matrix if spec.fixed_matrix is not None else spec.generator
-    if matrix is None or k > _MAX_SYMMETRY_QUBITS:
+    if spec.pauli is not None:
+        return len(set(spec.pauli)) == 1
+    if k > _MAX_SYMMETRY_QUBITS or spec.kind == "composite":
         return False
+    matrix = spec.fixed_matrix if spec.fixed_matrix is not None else spec.generator_matrix
     tensor = np.asarray(matrix).reshape((2,) * (2 * k))
     for i in range(1, k):  # the transpositions (0 i) generate every permutation
         axes = list(range(2 * k))

@@ -59,12 +59,16 @@ class GateSpec:
         kind: ``"fixed"``, ``"rotation"`` or ``"composite"``.
         qiskit_name: name of the equivalent Qiskit instruction, if any.
         fixed_matrix: ``(2**k, 2**k)`` complex array for fixed gates.
-        generator: ``(2**k, 2**k)`` Hermitian array ``G`` for rotations, ``U = exp(-i theta G)``.
+        generator: ``(2**k, 2**k)`` Hermitian array ``G`` for rotations, ``U = exp(-i theta G)``;
+            ``None`` for a Pauli-string rotation, whose matrix is built only on demand
+            (:attr:`generator_matrix`: read that, never this field, when you need the matrix).
         factors: the decomposition of a composite gate, applied first to last.
         num_controls: leading local qubits that act as controls (0 if not a controlled gate).
         base: for a controlled gate, the spec acting on the target qubits.
         inverse_name: name of the fixed gate that is this gate's inverse (``s`` -> ``sdg``).
         inverse_angles: for composite gates, maps angles to the angles of the inverse.
+        pauli: for ``pauli_rot`` gates, the Pauli string (letter ``i`` on local qubit ``i``);
+            ``G = P / 2``, so its spectrum, shift rule and action are known without a matrix.
     """
 
     name: str
@@ -79,27 +83,52 @@ class GateSpec:
     base: GateSpec | None = field(default=None, repr=False)
     inverse_name: str | None = None
     inverse_angles: Callable[[Sequence[Any]], tuple[Any, ...]] | None = field(default=None, repr=False)
+    pauli: str | None = None
 
     # -- derived data ------------------------------------------------------------------------
     @cached_property
+    def generator_matrix(self) -> np.ndarray:
+        """The generator ``G`` as a ``(2**k, 2**k)`` array (built here for a Pauli string: ``4**k``
+        entries, so engines use :attr:`pauli` and :func:`pauli_action` instead)."""
+        if self.generator is not None:
+            return self.generator
+        if self.pauli is not None:
+            perm, phase = pauli_action(self.pauli)
+            out = np.zeros((len(perm), len(perm)), dtype=complex)
+            out[perm, np.arange(len(perm))] = phase / 2
+            return out
+        raise GateError(f"gate {self.name!r} has no generator (it is {self.kind})")
+
+    @cached_property
     def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
         """Distinct generator eigenvalues ``(E,)`` and spectral projectors ``(E, d, d)``."""
-        if self.generator is None:
-            raise GateError(f"gate {self.name!r} has no generator (it is {self.kind})")
-        return spectral_decomposition(self.generator)
+        if self.pauli is not None and set(self.pauli) != {"I"}:  # P/2: eigenvalues -1/2, +1/2
+            P = 2 * self.generator_matrix
+            eye = np.eye(len(P))
+            return np.array([-0.5, 0.5]), np.stack([(eye - P) / 2, (eye + P) / 2])
+        return spectral_decomposition(self.generator_matrix)
+
+    @cached_property
+    def eigenvalues(self) -> np.ndarray:
+        """Distinct generator eigenvalues ``(E,)``, ascending (no matrix for a Pauli string)."""
+        if self.pauli is not None:
+            return np.array([0.5]) if set(self.pauli) == {"I"} else np.array([-0.5, 0.5])
+        return self.spectrum[0]
 
     @cached_property
     def shift_rule(self) -> ShiftRule:
         """The exact parameter-shift rule derived from the generator's spectrum."""
-        return shift_rule_from_spectrum(self.spectrum[0])
+        return shift_rule_from_spectrum(self.eigenvalues)
 
     @cached_property
     def structure(self) -> Structure:
         """``diagonal``, ``monomial`` (permutation times phases) or ``dense`` for every angle."""
         if self.kind == "fixed":
             return structure_of(self.fixed_matrix)
+        if self.pauli is not None:
+            return "diagonal" if set(self.pauli) <= {"I", "Z"} else "dense"
         if self.kind == "rotation":
-            return "diagonal" if structure_of(self.generator) == "diagonal" else "dense"
+            return "diagonal" if structure_of(self.generator_matrix) == "diagonal" else "dense"
         return "dense"
 
     @cached_property
@@ -160,6 +189,30 @@ class GateSpec:
 
 
 # -- numerical helpers (numpy, with torch dispatch for angles) -------------------------------
+
+def pauli_action(pauli: str) -> tuple[np.ndarray, np.ndarray]:
+    """How a Pauli string acts on basis states: ``P |j> = phase[j] |perm[j]>``, in ``O(2**k)``.
+
+    Letter ``i`` acts on local qubit (bit) ``i``; ``perm[j] = j XOR xmask`` (the X and Y bits) and
+    ``phase[j]`` collects ``(-1)**bit`` for Z and ``+i`` / ``-i`` (bit 0 / 1) for Y.
+
+    >>> perm, phase = pauli_action("XY")   # X on bit 0, Y on bit 1
+    >>> perm.tolist(), phase.tolist()
+    ([3, 2, 1, 0], [1j, 1j, -1j, -1j])
+    """
+    j = np.arange(1 << len(pauli))
+    phase = np.ones(len(j), dtype=complex)
+    xmask = 0
+    for i, letter in enumerate(pauli):
+        bit = (j >> i) & 1
+        if letter in "XY":
+            xmask |= 1 << i
+        if letter == "Z":
+            phase *= 1 - 2 * bit
+        elif letter == "Y":
+            phase *= 1j * (1 - 2 * bit)
+    return j ^ xmask, phase
+
 
 def spectral_decomposition(generator: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct eigenvalues ``(E,)`` (ascending) and spectral projectors ``(E, d, d)`` of a

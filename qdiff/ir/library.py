@@ -57,7 +57,7 @@ def _controlled_fixed(name: str, base: GateSpec, inverse: str | None = None) -> 
 
 
 def _controlled_rotation(name: str, base: GateSpec) -> GateSpec:
-    return _rotation(name, controlled_generator(base.generator, 1), num_controls=1, base=base)
+    return _rotation(name, controlled_generator(base.generator_matrix, 1), num_controls=1, base=base)
 
 
 def _build_library() -> dict[str, GateSpec]:
@@ -141,8 +141,8 @@ def pauli_rot_spec(pauli: str) -> GateSpec:
     """``exp(-i angle/2 P)``; letter ``i`` of ``pauli`` acts on local qubit ``i``."""
     if not pauli or any(c not in "IXYZ" for c in pauli):
         raise GateError(f"pauli_rot needs a non-empty string over 'IXYZ', got {pauli!r}")
-    generator = kron_le(*(PAULI[c] for c in pauli)) / 2
-    return _rotation(f"pauli_rot_{pauli}", generator, qiskit_name="PauliEvolution")
+    # no 2**k x 2**k generator here: engines read the string (GateSpec.pauli, pauli_action)
+    return GateSpec(f"pauli_rot_{pauli}", len(pauli), 1, "rotation", "PauliEvolution", pauli=pauli)
 
 
 def unitary_spec(matrix: np.ndarray, label: str = "unitary", atol: float = 1e-8) -> GateSpec:

@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from qdiff.ir.gates import pauli_action
 from qdiff.sim.monomial import MonomialPlan, apply_monomial
 
 PAULI_MIN_QUBITS = 3
@@ -94,6 +95,19 @@ def generator_structure(generator: np.ndarray, order: Sequence[int]) -> tuple[St
             phases[new] = vals
             return "pauli", (tuple(int(p) for p in perm_new), tuple(complex(p) for p in phases))
     return "dense", None
+
+
+def pauli_structure(pauli: str, order: Sequence[int]) -> tuple[Structure, object]:
+    """:func:`generator_structure` of ``P / 2`` for a Pauli string, from its letters in ``O(2**k)``.
+
+    ``order[i]`` is the string's local bit that becomes bit ``i``, so the sorted string has letter
+    ``pauli[order[i]]`` on bit ``i``.
+    """
+    letters = "".join(pauli[b] for b in order)
+    perm, phase = pauli_action(letters)
+    if set(letters) <= {"I", "Z"}:
+        return "diagonal", np.real(phase) / 2
+    return "pauli", (tuple(perm.tolist()), tuple((phase / 2).tolist()))
 
 
 def dense_generator(perm: Sequence[int], phases: Sequence[complex]) -> np.ndarray:

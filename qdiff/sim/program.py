@@ -37,10 +37,12 @@ from qdiff.sim.kernels import (
     prefers_batch_last,
 )
 from qdiff.sim.monomial_rotation import (
+    PAULI_MIN_QUBITS,
     MonomialRotation,
     dense_generator,
     generator_structure,
     involution,
+    pauli_structure,
     rotate,
     rotation_coefficients,
 )
@@ -193,7 +195,7 @@ def _compile(circuit: Circuit) -> Program:
         elif kind == "pauli":
             steps.append(Step("pauli", sorted_q, slot, monomial=data, op_index=op_index, spec=spec))
         else:
-            steps.append(Step("dense", sorted_q, slot, dense=reorder_local(spec.generator, perm),
+            steps.append(Step("dense", sorted_q, slot, dense=reorder_local(spec.generator_matrix, perm),
                               op_index=op_index, spec=spec))
 
     for i, op in enumerate(circuit.ops):
@@ -207,8 +209,11 @@ def _compile(circuit: Circuit) -> Program:
 @lru_cache(maxsize=1024)
 def _generator_structure(spec: GateSpec, order: tuple[int, ...]) -> tuple[str, object]:
     """:func:`~qdiff.sim.monomial_rotation.generator_structure` of a rotation spec's generator
-    (memoised: the analysis reads all ``4**k`` entries once per spec and qubit order)."""
-    return generator_structure(spec.generator, order)
+    (memoised: the analysis reads all ``4**k`` entries once per spec and qubit order). A Pauli
+    string is read from its letters in ``O(2**k)``, its matrix never built."""
+    if spec.pauli is not None and len(spec.pauli) >= PAULI_MIN_QUBITS:
+        return pauli_structure(spec.pauli, order)
+    return generator_structure(spec.generator_matrix, order)
 
 
 class RotationTable:

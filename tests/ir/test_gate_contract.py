@@ -76,7 +76,7 @@ def test_matrix_rejects_the_wrong_number_of_angles(key):
 @pytest.mark.parametrize("key", sorted(ROTATIONS))
 def test_generator_is_hermitian_and_matches_spectrum(key):
     spec = ROTATIONS[key]
-    g = spec.generator
+    g = spec.generator_matrix
     np.testing.assert_allclose(g, g.conj().T, atol=0)
     eigenvalues, projectors = spec.spectrum
     assert np.all(np.diff(eigenvalues) > 1e-9), "distinct, ascending"
@@ -96,9 +96,9 @@ def test_derivative_is_minus_i_generator_times_matrix(key):
     for theta in rng.uniform(-2 * np.pi, 2 * np.pi, 3):
         u = spec.matrix(theta)
         fd = (spec.matrix(theta + h) - spec.matrix(theta - h)) / (2 * h)
-        np.testing.assert_allclose(fd, -1j * spec.generator @ u, atol=1e-8, err_msg=key)
+        np.testing.assert_allclose(fd, -1j * spec.generator_matrix @ u, atol=1e-8, err_msg=key)
         # U = exp(-i theta G)
-        w, v = np.linalg.eigh(spec.generator)
+        w, v = np.linalg.eigh(spec.generator_matrix)
         np.testing.assert_allclose(u, (v * np.exp(-1j * theta * w)) @ v.conj().T, atol=1e-12)
 
 
@@ -111,7 +111,7 @@ def test_torch_matrix_is_differentiable_and_agrees(key):
     np.testing.assert_allclose(m.detach().numpy(), spec.matrix(theta.item()), atol=1e-14)
     jac = torch.autograd.functional.jacobian(lambda t: torch.view_as_real(spec.matrix(t)), theta)
     dm = torch.view_as_complex(jac.contiguous()).numpy()
-    np.testing.assert_allclose(dm, -1j * spec.generator @ m.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dm, -1j * spec.generator_matrix @ m.detach().numpy(), atol=1e-12)
 
 
 @pytest.mark.parametrize("key", sorted(SPECS))
@@ -158,7 +158,7 @@ def test_shift_rule_is_exact(key):
             return float(np.real(phi.conj() @ obs @ phi))
 
         u = spec.matrix(theta)
-        exact = 2 * np.real((u @ psi).conj() @ obs @ (-1j * spec.generator @ u @ psi))
+        exact = 2 * np.real((u @ psi).conj() @ obs @ (-1j * spec.generator_matrix @ u @ psi))
         shifted = sum(c * f(theta + s) for s, c in zip(rule.shifts, rule.coefficients))
         assert abs(shifted - exact) < 1e-10, f"{key}: shift rule {shifted} vs exact {exact}"
 
