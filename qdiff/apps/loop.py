@@ -27,6 +27,7 @@ of that step, or ``None`` once training is finished) and ``save(seconds)`` (writ
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +35,24 @@ from pathlib import Path
 from typing import Any
 
 from qdiff.apps.rundir import MetricsLog
+
+
+def add_run_options(p: argparse.ArgumentParser, out_pattern: str, checkpoint_every: int) -> None:
+    """The run-folder and loop options of every training command: ``--out``, ``--resume``,
+    ``--force``, ``--checkpoint-every``, ``--no-plots`` and ``--quiet``.
+
+    Args:
+        p: the subcommand's parser.
+        out_pattern: the default folder's name, for the help (``runs/qcbm-<dataset>-<time>``).
+        checkpoint_every: the default checkpoint cadence in steps.
+    """
+    p.add_argument("--out", default=None, help=f"output folder (default: a new {out_pattern})")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    p.add_argument("--force", action="store_true", help="start over even if DIR holds a checkpoint")
+    p.add_argument("--checkpoint-every", type=int, default=checkpoint_every,
+                   help=f"checkpoint every N steps (default {checkpoint_every})")
+    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def train_loop(step: Callable[[], dict[str, Any] | None], save: Callable[[float], None], *, log: MetricsLog,

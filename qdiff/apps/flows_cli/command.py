@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from qdiff.apps.flows_cli.task import Task, UsageError, make_task
-from qdiff.apps.loop import train_loop
+from qdiff.apps.loop import add_run_options, train_loop
 from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, open_run, save_checkpoint, write_json
 from qdiff.flows import T_CRITICAL
 from qdiff.flows.presets import DEFAULT_MODEL, MODELS, SYMMETRIES, TARGETS
@@ -64,16 +64,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=20000, help="training samples for toy --fit samples (default 20000)")
     p.add_argument("--eval-samples", type=int, default=20000, help="samples of the final estimate (default 20000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, sampling and data split")
-    p.add_argument("--out", default=None, help="output folder (default: a new runs/flow-<target>-<model>-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
-    p.add_argument("--force", action="store_true", help="start over even if DIR holds a checkpoint")
+    add_run_options(p, "runs/flow-<target>-<model>-<time>", checkpoint_every=100)
     p.add_argument("--eval-every", type=int, default=100, help="estimate the metric every N steps (default 100)")
-    p.add_argument("--checkpoint-every", type=int, default=100, help="checkpoint every N steps (default 100)")
-    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the plots")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: these models are small, and extra threads mostly wait "
                         "on each other, badly so on a busy machine)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 

@@ -27,7 +27,7 @@ from qdiff.apps.hybrid.data import NoisyBAS, split
 from qdiff.apps.hybrid.kernels import RBFMixture, sample_mmd
 from qdiff.apps.hybrid.model import HybridBornFlow
 from qdiff.apps.hybrid.train import NLLTrainer, SampledTrainer, mean_nll
-from qdiff.apps.loop import train_loop
+from qdiff.apps.loop import add_run_options, train_loop
 from qdiff.apps.qcbm.model import BornMachine
 from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, open_run, save_checkpoint, write_json
 
@@ -71,14 +71,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                                "(default: the most with at most 12 qubits)")
     p.add_argument("--born-lr", type=float, default=0.05, help="Adam learning rate of the Born-only baseline")
     p.add_argument("--seed", type=int, default=0, help="seed of the data, the initialisation and the sampling")
-    p.add_argument("--out", default=None, help="output folder (default: a new runs/hybrid-<dataset>-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
-    p.add_argument("--force", action="store_true", help="start over even if DIR holds a checkpoint")
+    add_run_options(p, "runs/hybrid-<dataset>-<time>", checkpoint_every=100)
     p.add_argument("--eval-every", type=int, default=100, help="test NLL every N steps (default 100)")
-    p.add_argument("--checkpoint-every", type=int, default=100, help="checkpoint every N steps (default 100)")
-    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the plots")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: small models)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 

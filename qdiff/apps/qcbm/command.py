@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from qdiff.apps.loop import train_loop
+from qdiff.apps.loop import add_run_options, train_loop
 from qdiff.apps.qcbm.circuit import born_circuit, embed_weights, entangler_for
 from qdiff.apps.qcbm.data import Distribution, dataset
 from qdiff.apps.qcbm.model import BornMachine
@@ -61,13 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--qubits", type=int, default=None, help="circuit width (default: the data set's bits)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial angles, the tree and the sampling")
     p.add_argument("--backend", default="torch", help="torch (default), aer, or fake:<name> (e.g. fake:manila)")
-    p.add_argument("--out", default=None, help="output folder (default: a new runs/qcbm-<dataset>-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
-    p.add_argument("--force", action="store_true", help="start over even if DIR holds a checkpoint")
+    add_run_options(p, "runs/qcbm-<dataset>-<time>", checkpoint_every=50)
     p.add_argument("--eval-every", type=int, default=10, help="exact metrics every N steps (default 10)")
-    p.add_argument("--checkpoint-every", type=int, default=50, help="checkpoint every N steps (default 50)")
-    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the plots")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 

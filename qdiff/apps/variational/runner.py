@@ -20,14 +20,9 @@ class UsageError(Exception):
 
 
 def add_run_options(p: argparse.ArgumentParser, command: str) -> None:
-    """The output-folder and loop options every variational command has."""
+    """The seed, output-folder and loop options every variational command has."""
     p.add_argument("--seed", type=int, default=0, help="seed of the initial parameters, graphs and sampling")
-    p.add_argument("--out", default=None, help=f"output folder (default: a new runs/{command}-<...>-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
-    p.add_argument("--force", action="store_true", help="start over even if DIR holds a checkpoint")
-    p.add_argument("--checkpoint-every", type=int, default=20, help="checkpoint every N steps (default 20)")
-    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the plots")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    loop.add_run_options(p, f"runs/{command}-<...>-<time>", checkpoint_every=20)
 
 
 def check_run_options(args: argparse.Namespace) -> None:
