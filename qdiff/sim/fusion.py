@@ -43,17 +43,29 @@ class Layer:
     runs: tuple[tuple[int, tuple[int, ...]], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Merged:
     """Consecutive fixed monomial/diagonal steps as one monomial on ascending ``qubits``.
 
-    ``new[perm[j]] = phases[j] * old[j]`` over the local basis of ``qubits`` (``2**k`` entries).
+    ``new[perm[j]] = phases[j] * old[j]`` over the local basis of ``qubits`` (``2**k`` entries):
+    read-only numpy arrays ``int64`` / ``complex128``, shared between segments that merge the
+    same gates on the same qubits (every layer of a hardware-efficient ansatz), never tuples of
+    ``2**k`` Python numbers. Equal when qubits, steps and operator agree.
     """
 
     qubits: tuple[int, ...]
-    perm: tuple[int, ...]
-    phases: tuple[complex, ...]
+    perm: np.ndarray
+    phases: np.ndarray
     steps: tuple[int, ...]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Merged):
+            return NotImplemented
+        return (self.qubits == other.qubits and self.steps == other.steps
+                and np.array_equal(self.perm, other.perm) and np.array_equal(self.phases, other.phases))
+
+    def __hash__(self) -> int:
+        return hash((self.qubits, self.steps))
 
 
 @dataclass(frozen=True)
@@ -93,10 +105,17 @@ def _segment(steps: tuple[Step, ...], n: int, max_merge: int) -> tuple[Segment, 
     out: list[Segment] = []
     pending: dict[int, list[int]] = {}
     merging: list[int] = []  # steps of the Merged segment still open at the end of ``out``
+    merged: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # gates -> their product, shared
 
     def close_merge() -> None:
         if merging:
-            out.append(_merge([steps[i] for i in merging], merging, n))
+            gates = tuple(_signature(steps[i]) for i in merging)
+            if gates not in merged:
+                m = _merge([steps[i] for i in merging], merging, n)
+                merged[gates] = (m.perm, m.phases)
+            perm, phases = merged[gates]
+            qubits = tuple(sorted(set().union(*(steps[i].qubits for i in merging))))
+            out.append(Merged(qubits, perm, phases, tuple(merging)))
             merging.clear()
 
     def flush() -> None:
@@ -142,7 +161,18 @@ def _merge(steps: list[Step], indices: list[int], n: int) -> Merged:
         phase = phase * ph[local]
         for b, q in enumerate(s.qubits):
             dest = (dest & ~(1 << pos[q])) | (((new_local >> b) & 1) << pos[q])
-    return Merged(qubits, tuple(int(d) for d in dest), tuple(complex(p) for p in phase), tuple(indices))
+    dest.flags.writeable = False
+    phase.flags.writeable = False
+    return Merged(qubits, dest, phase, tuple(indices))
+
+
+def _signature(step: Step) -> tuple:
+    """What a fixed monomial/diagonal step does, as a hashable value (kind, qubits, operator)."""
+    if step.kind == "diagonal":
+        return ("diagonal", step.qubits, np.asarray(step.fixed, dtype=complex).tobytes())
+    perm, phases = step.monomial
+    return ("monomial", step.qubits, np.asarray(perm, dtype=np.int64).tobytes(),
+            np.asarray(phases, dtype=complex).tobytes())
 
 
 def chunk_qubits(num_qubits: int, batch: int, angle_batch: int) -> int:

@@ -37,19 +37,27 @@ class MonomialPlan:
     indices used on row-major ones.
     """
 
-    def __init__(self, perm: Sequence[int], phases: Sequence[complex], qubits: Sequence[int], num_qubits: int):
-        self.perm = tuple(int(p) for p in perm)
-        self.phases = tuple(complex(p) for p in phases)
-        self.qubits = tuple(qubits)
+    def __init__(self, perm: Sequence[int] | np.ndarray, phases: Sequence[complex] | np.ndarray,
+                 qubits: Sequence[int], num_qubits: int):
+        # compact: read-only numpy arrays (8 + 16 bytes an entry), never 2**k Python objects
+        self.perm = _frozen(np.asarray(perm, dtype=np.int64))
+        self.phases = _frozen(np.asarray(phases, dtype=complex))
+        self.qubits = tuple(int(q) for q in qubits)
         self.num_qubits = num_qubits
         self.shape, self._axes = split_shape(num_qubits, qubits)
         d = len(self.perm)
-        moved = sum(1 for j, (p, ph) in enumerate(zip(self.perm, self.phases)) if p != j or abs(ph - 1) >= 1e-14)
+        moved = int(np.count_nonzero((self.perm != np.arange(d)) | (np.abs(self.phases - 1) >= 1e-14)))
         self.clone_first = moved < d / 2
         self.num_moves = moved if self.clone_first else d  # slice copies of a batch-last application
         self._gather: dict = {}
         self._inverse: MonomialPlan | None = None
         self._paired: MonomialPlan | None = None
+        self._moved: dict[tuple[int, int], MonomialPlan] = {}
+
+    def key(self) -> tuple:
+        """A value key (qubits, width, operator bytes): equal keys, the same operator, so owners
+        can share one plan (and its index tensors) between identical blocks."""
+        return (self.qubits, self.num_qubits, self.perm.tobytes(), self.phases.tobytes())
 
     @cached_property
     def moves(self) -> list[tuple]:
@@ -63,7 +71,7 @@ class MonomialPlan:
             return tuple(idx)
 
         out = []
-        for j, (p, ph) in enumerate(zip(self.perm, self.phases)):
+        for j, (p, ph) in enumerate(zip(self.perm.tolist(), self.phases.tolist())):
             phase = None if abs(ph - 1) < 1e-14 else ph
             if not self.clone_first or p != j or phase is not None:
                 out.append((index(j), index(p), phase))
@@ -72,13 +80,23 @@ class MonomialPlan:
     def inverse(self) -> MonomialPlan:
         """The inverse operator (inverse permutation, conjugate phases), also its adjoint."""
         if self._inverse is None:
-            d = len(self.perm)
-            perm, phases = [0] * d, [0j] * d
-            for j, (p, ph) in enumerate(zip(self.perm, self.phases)):
-                perm[p] = j
-                phases[p] = ph.conjugate()
+            perm = np.empty_like(self.perm)
+            perm[self.perm] = np.arange(len(self.perm))
+            phases = np.empty_like(self.phases)
+            phases[self.perm] = self.phases.conj()
             self._inverse = MonomialPlan(perm, phases, self.qubits, self.num_qubits)
+            self._inverse._inverse = self
         return self._inverse
+
+    def moved(self, shift: int, num_qubits: int) -> MonomialPlan:
+        """The same operator on ``qubits + shift`` of a ``num_qubits`` register (sharing the
+        arrays; cached): how a block acts on a slice of the state that holds all its qubits."""
+        if shift == 0 and num_qubits == self.num_qubits:
+            return self
+        key = (shift, num_qubits)
+        if key not in self._moved:
+            self._moved[key] = MonomialPlan(self.perm, self.phases, [q + shift for q in self.qubits], num_qubits)
+        return self._moved[key]
 
     def gather_data(self, dtype: torch.dtype, device: torch.device, whole: bool = False) -> tuple:
         """``(view_shape, window_size, window_strides, index, phases or None)`` for the gather path.
@@ -112,8 +130,8 @@ class MonomialPlan:
     def paired(self) -> MonomialPlan:
         """The permutation alone on pairs of amplitudes (bit 0 is no target): ``n - 1`` qubits."""
         if self._paired is None:
-            self._paired = MonomialPlan(self.perm, [1.0] * len(self.perm), [q - 1 for q in self.qubits],
-                                        self.num_qubits - 1)
+            self._paired = MonomialPlan(self.perm, np.ones(len(self.perm), dtype=complex),
+                                        [q - 1 for q in self.qubits], self.num_qubits - 1)
         return self._paired
 
     def _build_gather(self, dtype: torch.dtype, device: torch.device, low: int) -> tuple:
@@ -123,19 +141,26 @@ class MonomialPlan:
         for a in axes:  # every high target bit reads from the same window
             window_strides[a] = 0
         window = sum(1 << q for q in self.qubits if q >= low) + (1 << low)
-        inv = [0] * len(self.perm)
-        for j, p in enumerate(self.perm):
-            inv[p] = j
-        src_local = np.asarray(inv)[local]  # new[perm[j]] = phases[j] old[j]
+        inv = np.empty_like(self.perm)
+        inv[self.perm] = np.arange(len(self.perm))
+        src_local = inv[local]  # new[perm[j]] = phases[j] old[j]
         src = pos.copy()
         for i, q in enumerate(self.qubits):
             src = (src & ~(1 << q)) | (((src_local >> i) & 1) << q)
         index = torch.as_tensor(src.reshape((1,) + index_shape), device=device)
-        phases = np.asarray(self.phases)[src_local]
+        phases = self.phases[src_local]
         phase_t = None
         if np.any(np.abs(phases - 1) > 1e-14):
             phase_t = torch.as_tensor(phases.reshape((1,) + index_shape), dtype=dtype, device=device)
         return shape, window, tuple(window_strides), index, phase_t
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a`` as a read-only array (a read-only copy if it was writable: its owner may change it)."""
+    if a.flags.writeable:
+        a = a.copy()
+        a.flags.writeable = False
+    return a
 
 
 def _monomial_gather(state: torch.Tensor, plan: MonomialPlan) -> torch.Tensor:

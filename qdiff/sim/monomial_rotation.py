@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from qdiff.ir.gates import pauli_action
-from qdiff.sim.monomial import MonomialPlan, apply_monomial
+from qdiff.sim.monomial import MonomialPlan, _frozen, apply_monomial
 
 PAULI_MIN_QUBITS = 3
 """Smallest rotation (in qubits) compiled as a ``"pauli"`` step; smaller ones stay dense rotations.
@@ -93,7 +93,7 @@ def generator_structure(generator: np.ndarray, order: Sequence[int]) -> tuple[St
             phases = np.empty(d, dtype=complex)
             perm_new[new] = new[perm]
             phases[new] = vals
-            return "pauli", (tuple(int(p) for p in perm_new), tuple(complex(p) for p in phases))
+            return "pauli", (_frozen(perm_new), _frozen(phases))
     return "dense", None
 
 
@@ -107,7 +107,7 @@ def pauli_structure(pauli: str, order: Sequence[int]) -> tuple[Structure, object
     perm, phase = pauli_action(letters)
     if set(letters) <= {"I", "Z"}:
         return "diagonal", np.real(phase) / 2
-    return "pauli", (tuple(perm.tolist()), tuple((phase / 2).tolist()))
+    return "pauli", (_frozen(np.asarray(perm, dtype=np.int64)), _frozen(np.asarray(phase, dtype=complex) / 2))
 
 
 def dense_generator(perm: Sequence[int], phases: Sequence[complex]) -> np.ndarray:
@@ -121,8 +121,9 @@ def dense_generator(perm: Sequence[int], phases: Sequence[complex]) -> np.ndarra
 def involution(qubits: Sequence[int], num_qubits: int, perm: Sequence[int],
                phases: Sequence[complex]) -> tuple[MonomialPlan, float]:
     """``(M, g)`` for the generator ``G = g M`` given as ``G[perm[j], j] = phases[j]``."""
+    phases = np.asarray(phases, dtype=complex)
     g = float(abs(phases[0]))
-    return MonomialPlan(perm, [p / g for p in phases], qubits, num_qubits), g
+    return MonomialPlan(perm, phases / g, qubits, num_qubits), g
 
 
 def rotation_coefficients(theta: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

@@ -107,14 +107,16 @@ def rotate_block(state: torch.Tensor, op: MonomialRotation) -> tuple[torch.Tenso
 
 
 def _fixed_block(matrix: np.ndarray, qubits: tuple[int, ...], steps: tuple[int, ...], n: int,
-                 dtype: torch.dtype, device: torch.device) -> Block:
-    """A constant block from its matrix, taking the cheapest kernel its structure allows."""
+                 dtype: torch.dtype, device: torch.device, shared: dict) -> Block:
+    """A constant block from its matrix, taking the cheapest kernel its structure allows;
+    ``shared`` interns monomial plans (identical blocks share one plan and its index tensors)."""
     kind = structure_of(matrix)
     if kind == "diagonal":
         return Block(kind, qubits, torch.as_tensor(np.diag(matrix).copy(), dtype=dtype, device=device), steps)
     if kind == "monomial":
         cols = np.abs(matrix).argmax(axis=0)
-        return Block(kind, qubits, MonomialPlan(cols, matrix[cols, np.arange(len(matrix))], qubits, n), steps)
+        plan = MonomialPlan(cols, matrix[cols, np.arange(len(matrix))], qubits, n)
+        return Block(kind, qubits, shared.setdefault(plan.key(), plan), steps)
     return Block(kind, qubits, torch.as_tensor(matrix, dtype=dtype, device=device), steps)
 
 
@@ -137,9 +139,13 @@ class TorchPlan:
         runs: list[tuple[int, ...]] = []
         chunk_groups: dict[tuple[int, bool], list[tuple[int, ...]]] = {}  # (k, diag) -> run rows per chunk
         singles: list[int] = []
+        shared: dict[tuple, MonomialPlan] = {}  # identical monomial blocks share one plan
         for seg in segments(prog):
-            if isinstance(seg, Merged):
-                self._add(Block("monomial", seg.qubits, MonomialPlan(seg.perm, seg.phases, seg.qubits, n), seg.steps))
+            if isinstance(seg, Merged):  # segments of the same gates share their arrays
+                key = (seg.qubits, id(seg.perm), id(seg.phases))
+                if key not in shared:
+                    shared[key] = MonomialPlan(seg.perm, seg.phases, seg.qubits, n)
+                self._add(Block("monomial", seg.qubits, shared[key], seg.steps))
             elif isinstance(seg, Single):
                 step = steps[seg.step]
                 if step.slot is None:
@@ -153,7 +159,7 @@ class TorchPlan:
                 for chunk in chunks(prog, seg, k):
                     used = tuple(s for r in chunk.runs for s in r)
                     if not chunk.rotating:
-                        self._add(_fixed_block(self._chunk_matrix(chunk), chunk.qubits, used, n, dtype, device))
+                        self._add(_fixed_block(self._chunk_matrix(chunk), chunk.qubits, used, n, dtype, device, shared))
                         continue
                     rows = []
                     for run in chunk.runs:

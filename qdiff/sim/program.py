@@ -4,7 +4,9 @@ Compilation (numpy, once per circuit, cached on the circuit):
 
 * composite gates are lowered to their factors, barriers dropped;
 * every rotation gets an *angle slot*; angle ``a`` is ``weights[a] @ values + offsets[a]``, so the
-  affine parameter expressions become one matrix product and engines get the chain rule for free;
+  affine parameter expressions become one linear map and engines get the chain rule for free
+  (stored sparse, :attr:`Program.terms`: a deep circuit has as many slots as parameters, and the
+  dense ``weights`` would be ``slots x parameters``, 128 MB at 4000 of each);
 * qubits are sorted ascending and each operator permuted to match, then classified as diagonal,
   monomial (permutation times phases) or dense for the kernels in :mod:`qdiff.sim.kernels`; a
   rotation whose generator is a scaled monomial involution on 3 or more qubits (a Pauli string)
@@ -80,7 +82,8 @@ class Step:
         fixed: fixed operator data (dense ``(d, d)``; diagonal ``(d,)``); ``None`` for rotations
             and monomials.
         monomial: ``(perm, phases)``, ``new[perm[j]] = phases[j] * old[j]``: the operator of a
-            fixed monomial step, the generator ``G`` of a ``"pauli"`` rotation (``|phases| = g``).
+            fixed monomial step (tuples), the generator ``G`` of a ``"pauli"`` rotation
+            (``|phases| = g``; read-only numpy arrays, ``2**k`` entries).
         diagonal: a diagonal rotation's generator diagonal ``(d,)`` (real).
         dense: a dense rotation's generator ``(d, d)``.
         op_index: index of the circuit op this step came from.
@@ -91,7 +94,7 @@ class Step:
     qubits: tuple[int, ...]
     slot: int | None
     fixed: np.ndarray | None = field(default=None, repr=False)
-    monomial: tuple[tuple[int, ...], tuple[complex, ...]] | None = field(default=None, repr=False)
+    monomial: tuple[Sequence[int], Sequence[complex]] | None = field(default=None, repr=False)
     diagonal: np.ndarray | None = field(default=None, repr=False)
     dense: np.ndarray | None = field(default=None, repr=False)
     op_index: int = -1
@@ -121,7 +124,9 @@ class Program:
         num_qubits: circuit width.
         steps: kernel steps in application order.
         parameters: the circuit's parameters (columns of ``weights``).
-        weights: ``(num_slots, num_parameters)`` coefficients of each angle slot.
+        terms: the nonzero coefficients of the angle map, ``(slot, parameter, coefficient)``
+            arrays ``int64, int64, float64`` (sorted by slot); :attr:`weights` is their dense
+            ``(num_slots, num_parameters)`` matrix, built on demand.
         offsets: ``(num_slots,)`` constant part of each angle.
         global_phase: phase multiplying the final state.
     """
@@ -129,7 +134,7 @@ class Program:
     num_qubits: int
     steps: tuple[Step, ...]
     parameters: tuple[Parameter, ...]
-    weights: np.ndarray
+    terms: tuple[np.ndarray, np.ndarray, np.ndarray]
     offsets: np.ndarray
     global_phase: float
     _torch: dict = field(default_factory=dict, repr=False, compare=False)
@@ -138,6 +143,17 @@ class Program:
     def num_slots(self) -> int:
         """Number of rotation angles."""
         return len(self.offsets)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``(num_slots, num_parameters)`` coefficients of each angle slot (dense; built on first
+        use and cached: ``slots x parameters`` floats, so the runners use :attr:`terms`)."""
+        if "weights" not in self._torch:
+            rows, cols, coeffs = self.terms
+            w = np.zeros((self.num_slots, len(self.parameters)))
+            np.add.at(w, (rows, cols), coeffs)
+            self._torch["weights"] = w
+        return self._torch["weights"]
 
     def on(self, dtype: torch.dtype, device: torch.device) -> TorchProgram:
         """Torch tensors for this program in ``dtype`` on ``device`` (cached)."""
@@ -156,7 +172,9 @@ def _compile(circuit: Circuit) -> Program:
     params = circuit.parameters
     index = {p: i for i, p in enumerate(params)}
     steps: list[Step] = []
-    rows: list[np.ndarray] = []
+    term_slots: list[int] = []  # the angle map's nonzero terms (slot, parameter, coefficient)
+    term_params: list[int] = []
+    term_coeffs: list[float] = []
     offsets: list[float] = []
 
     def lower(spec: GateSpec, qubits: tuple[int, ...], angles: Sequence[ParameterExpression], op_index: int) -> None:
@@ -183,12 +201,13 @@ def _compile(circuit: Circuit) -> Program:
                 steps.append(Step("dense", sorted_q, None, fixed=m, op_index=op_index, spec=spec))
             return
         expr = angles[0]
-        row = np.zeros(len(params))
+        slot = len(offsets)
         for p, c in expr.coefficients.items():
-            row[index[p]] += c
-        rows.append(row)
+            if c != 0:
+                term_slots.append(slot)
+                term_params.append(index[p])
+                term_coeffs.append(float(c))
         offsets.append(expr.offset)
-        slot = len(rows) - 1
         kind, data = _generator_structure(spec, tuple(perm))
         if kind == "diagonal":
             steps.append(Step("diagonal", sorted_q, slot, diagonal=data, op_index=op_index, spec=spec))
@@ -201,8 +220,9 @@ def _compile(circuit: Circuit) -> Program:
     for i, op in enumerate(circuit.ops):
         if not op.is_directive:
             lower(op.spec, op.qubits, op.params, i)
-    weights = np.array(rows).reshape(len(rows), len(params))
-    return Program(circuit.num_qubits, tuple(steps), params, weights, np.array(offsets, dtype=float),
+    terms = (np.array(term_slots, dtype=np.int64), np.array(term_params, dtype=np.int64),
+             np.array(term_coeffs, dtype=float))
+    return Program(circuit.num_qubits, tuple(steps), params, terms, np.array(offsets, dtype=float),
                    circuit.global_phase)
 
 
@@ -297,14 +317,17 @@ class TorchProgram:
         self.rotation_pos: list[int | None] = []
         self.involutions: dict[int, MonomialPlan] = {}  # step -> M of a "pauli" step
         rotations: list[Step] = []
+        shared: dict[tuple, MonomialPlan] = {}  # identical gates share one plan and its index tensors
         for i, step in enumerate(program.steps):
             if step.kind == "pauli":
-                self.involutions[i] = involution(step.qubits, n, *step.monomial)[0]
+                m = involution(step.qubits, n, *step.monomial)[0]
+                self.involutions[i] = shared.setdefault(m.key(), m)
             if step.slot is None:
                 self.rotation_pos.append(None)
                 if step.kind == "monomial":
                     perm, phases = step.monomial
-                    self.fixed.append(MonomialPlan(perm, phases, step.qubits, n))
+                    m = MonomialPlan(perm, phases, step.qubits, n)
+                    self.fixed.append(shared.setdefault(m.key(), m))
                 else:
                     self.fixed.append(torch.as_tensor(step.fixed, dtype=dtype, device=device))
                 continue
@@ -312,13 +335,30 @@ class TorchProgram:
             self.rotation_pos.append(len(rotations))
             rotations.append(step)
         self.table = RotationTable(rotations, dtype, device)
-        self.weights = torch.as_tensor(program.weights, dtype=self.real_dtype, device=device)
         self.offsets = torch.as_tensor(program.offsets, dtype=self.real_dtype, device=device)
+        rows, cols, coeffs = program.terms
+        self._term_rows = torch.as_tensor(rows, device=device)
+        self._term_cols = torch.as_tensor(cols, device=device)
+        self._term_coeffs = torch.as_tensor(coeffs, dtype=self.real_dtype, device=device)
+        # one term per slot, in slot order (the usual case): angles = values[:, cols] * coeffs + offsets
+        self._one_term = len(rows) == program.num_slots and bool(np.all(rows == np.arange(len(rows))))
         self._plans: dict[int, object] = {}
 
+    @cached_property
+    def weights(self) -> torch.Tensor:
+        """The dense ``(num_slots, num_parameters)`` angle map (:attr:`Program.weights`), built on first use."""
+        return torch.as_tensor(self.program.weights, dtype=self.real_dtype, device=self.device)
+
     def angles(self, values: torch.Tensor) -> torch.Tensor:
-        """Angle slots ``(B, num_slots)`` from parameter values ``(B, num_parameters)``."""
-        return values @ self.weights.T + self.offsets
+        """Angle slots ``(B, num_slots)`` from parameter values ``(B, num_parameters)`` (differentiable;
+        a gather and a multiply over the sparse terms, never a ``slots x parameters`` matrix)."""
+        if values.dtype != self.real_dtype:  # as the matrix product did: the dtypes must agree
+            raise TypeError(f"parameter values are {values.dtype}, the program runs in {self.real_dtype}")
+        terms = values[..., self._term_cols] * self._term_coeffs
+        if self._one_term:
+            return terms + self.offsets
+        out = self.offsets.expand(values.shape[:-1] + self.offsets.shape).clone()
+        return out.index_add(-1, self._term_rows, terms)
 
     def rotation_operators(self, angles: torch.Tensor) -> list[torch.Tensor | None]:
         """Every rotation's operator for ``angles`` ``(B, num_slots)``: ``(B, d)`` diagonals
