@@ -15,10 +15,15 @@ operators at once:
     psi_in = M^H psi_out,   lambda_in = M^H lambda_out.
 
 Both vectors are stacked into one ``(2B, 2**n)`` batch so each inverse block is one kernel call.
+On large states the pair is updated in place, a slice at a time (:func:`_in_slices`): every block
+acts on a few qubits, so the state cuts into slices that the block maps into themselves, and
+each slice's cross matrix and inverse use temporaries the size of a slice, not of a state.
 A Pauli block ``exp(-i theta g M)`` (``M`` monomial, :mod:`qdiff.sim.monomial_rotation`) records
 the scalar ``y = sum lambda_out conj(M psi_out)`` instead of a ``2**k x 2**k`` cross matrix; the
 same monomial call that gives ``M psi_out`` also gives the inverse, ``a* pair + b* M pair``.
-Extra memory: the stacked pair plus one temporary, independent of depth.
+Extra memory, independent of depth: the pair (two states) beside the saved final state and the
+incoming cotangent (one state each, both held by autograd during the call, so that a retained
+graph can run backward again): 4 states plus slice-sized temporaries.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import torch
 
 from qdiff.errors import DifferentiationError
 from qdiff.sim.kernels import MonomialPlan
-from qdiff.sim.monomial_rotation import pauli_cross
+from qdiff.sim.monomial_rotation import MonomialRotation, pauli_cross
 from qdiff.sim.plan import Built, Operator, TorchPlan, apply_block, cross, rotate_block
 from qdiff.sim.plan_vjp import angle_gradient
 from qdiff.sim.program import TorchProgram
@@ -56,6 +61,54 @@ def _inverse_fixed(plan: TorchPlan) -> list[Operator | None]:
     return cache
 
 
+_SLICE = 1 << 16
+"""Amplitudes of the ``(2B, 2**n)`` pair (over all its rows) the in-place sweep moves at a time
+(1 MiB of complex128): big enough that the per-slice torch calls cost little, small enough that
+slice temporaries stay far below a state from ``n = 17`` on (where the sweep slices)."""
+
+
+def _in_slices(pair: torch.Tensor, qubits: tuple[int, ...], n: int,
+               fn: Callable[[torch.Tensor, tuple[int, ...], int, int], torch.Tensor]) -> bool:
+    """Replace ``pair`` ``(rows, 2**n)`` in place, slice by slice, by ``fn(slice, qubits', n', shift)``.
+
+    A block on ``qubits`` maps each run of ``2**m`` consecutive amplitudes (``m > qubits[-1]``)
+    into itself, and each set of columns of the ``(rows, 2**(n - lo), 2**lo)`` view
+    (``lo = qubits[0]``) too; either is a state of ``n'`` qubits on which the block acts on
+    ``qubits' = qubits + shift``. ``fn`` gets a contiguous copy (or the slice itself) and returns
+    a new tensor. Returns ``False`` (``pair`` untouched) when no slicing gives at least 4 slices.
+    """
+    rows, N = pair.shape
+    bits = max(_SLICE // rows, 1).bit_length() - 1  # amplitudes per row per slice: 2**bits
+    lo, hi = qubits[0], qubits[-1]
+    m = max(hi + 1, bits)
+    if m <= n - 2:  # runs of 2**m consecutive amplitudes
+        size = 1 << m
+        for s0 in range(0, N, size):
+            view = pair[:, s0:s0 + size]
+            view.copy_(fn(view.contiguous(), qubits, m, 0))
+        return True
+    w = 1 << max(0, min(lo, bits - (n - lo)))  # columns per slice: (2**(n - lo)) * w amplitudes a row
+    if n - lo + w.bit_length() - 1 <= n - 2:
+        grid = pair.view(rows, N >> lo, 1 << lo)
+        shift = w.bit_length() - 1 - lo
+        moved = tuple(q + shift for q in qubits)
+        n2 = n + shift
+        for c0 in range(0, 1 << lo, w):
+            view = grid[:, :, c0:c0 + w]
+            view.copy_(fn(view.contiguous().view(rows, -1), moved, n2, shift).view(view.shape))
+        return True
+    return False
+
+
+def _moved(op: Operator, shift: int, n: int) -> Operator:
+    """A block operator for a slice: monomial plans re-placed (:meth:`MonomialPlan.moved`), tensors as they are."""
+    if isinstance(op, MonomialPlan):
+        return op.moved(shift, n)
+    if isinstance(op, MonomialRotation):
+        return MonomialRotation(op.monomial.moved(shift, n), op.coeffs)
+    return op
+
+
 class AdjointState(torch.autograd.Function):
     """``(angles (B, A), initial (B, 2**n)) -> final state (B, 2**n)`` with an adjoint backward."""
 
@@ -78,20 +131,9 @@ class AdjointState(torch.autograd.Function):
         return AdjointState._sweep(ctx, grad_state)
 
     @staticmethod
-    def _sweep(ctx, grad_state: torch.Tensor) -> tuple:  # type: ignore[no-untyped-def]
-        angles, final = ctx.saved_tensors
-        program: TorchProgram = ctx.program
-        plan: TorchPlan = ctx.plan
-        built: Built = ctx.built
-        B = final.shape[0]
-        per_sample = angles.shape[0] > 1
-        n = plan.num_qubits
-        want_angles = ctx.needs_input_grad[0] and angles.shape[1] > 0
-        ops = plan.operators(None, built)
-        inverse_fixed = _inverse_fixed(plan)
-        pair = torch.cat([final, grad_state.to(final.dtype)])  # (2B, N): psi on top, lambda below
-        if program.program.global_phase:
-            pair = pair * complex(np.exp(-1j * program.program.global_phase))
+    def _sweep_small(plan: TorchPlan, ops: list, inverse_fixed: list, pair: torch.Tensor, B: int, n: int,
+                     per_sample: bool, want_angles: bool) -> dict:
+        """The sweep on a small pair, out of place; the final pair is returned under key ``-1``."""
         crosses: dict[int, torch.Tensor] = {}
         for b in range(len(plan.blocks) - 1, -1, -1):
             block = plan.blocks[b]
@@ -111,12 +153,73 @@ class AdjointState(torch.autograd.Function):
                 if per_sample:
                     inverse = torch.cat([inverse, inverse])
             pair = apply_block(pair, block.kind, inverse, block.qubits, n)
+        crosses[-1] = pair
+        return crosses
+
+    @staticmethod
+    def _sweep(ctx, grad_state: torch.Tensor) -> tuple:  # type: ignore[no-untyped-def]
+        angles, final = ctx.saved_tensors
+        program: TorchProgram = ctx.program
+        plan: TorchPlan = ctx.plan
+        built: Built = ctx.built
+        B, N = final.shape
+        per_sample = angles.shape[0] > 1
+        n = plan.num_qubits
+        want_angles = ctx.needs_input_grad[0] and angles.shape[1] > 0
+        ops = plan.operators(None, built)
+        inverse_fixed = _inverse_fixed(plan)
+        in_place = 2 * B * N >= 4 * _SLICE
+        if not in_place:  # small states: the stacked pair, one out-of-place kernel call per block
+            pair = torch.cat([final, grad_state.to(final.dtype)])
+            del final, grad_state
+            if program.program.global_phase:
+                pair = pair * complex(np.exp(-1j * program.program.global_phase))
+            crosses = AdjointState._sweep_small(plan, ops, inverse_fixed, pair, B, n, per_sample, want_angles)
+            pair = crosses.pop(-1)
+        else:
+            pair = torch.empty((2 * B, N), dtype=final.dtype, device=final.device)  # psi on top, lambda below
+            pair[:B] = final
+            pair[B:] = grad_state
+            del final, grad_state
+            if program.program.global_phase:
+                pair.mul_(complex(np.exp(-1j * program.program.global_phase)))
+            crosses: dict[int, torch.Tensor] = {}
+            for b in range(len(plan.blocks) - 1, -1, -1):
+                block = plan.blocks[b]
+                inverse = inverse_fixed[b]
+                kind, qubits = block.kind, block.qubits
+                if kind == "pauli":  # one monomial call gives M psi_out (for y) and the inverse
+                    rotation = ops[b].inverse()
+                    if per_sample:
+                        rotation = rotation.repeat(2)
+                elif inverse is None:
+                    op = ops[b]
+                    inverse = op.conj() if kind == "diagonal" else op.conj().mT
+                    if per_sample:
+                        inverse = torch.cat([inverse, inverse])
+                need_cross = want_angles and (kind == "pauli" or inverse_fixed[b] is None)
+                parts: list[torch.Tensor] = []
+
+                def step(sub: torch.Tensor, q: tuple[int, ...], m: int, shift: int) -> torch.Tensor:
+                    if kind == "pauli":
+                        out, moved = rotate_block(sub, _moved(rotation, shift, m))
+                        if need_cross:  # y = sum lambda_out conj(M psi_out)
+                            parts.append(pauli_cross(sub[B:], moved[:B], per_sample))
+                        return out
+                    if need_cross:  # Y = lambda_out psi_out^H on the block's qubits
+                        parts.append(cross(sub[B:], sub[:B], kind, q, m, per_sample))
+                    return apply_block(sub, kind, _moved(inverse, shift, m), q, m)
+
+                if not _in_slices(pair, qubits, n, step):
+                    pair = step(pair, qubits, n, 0)
+                if need_cross:
+                    crosses[b] = parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
         grad_angles = None
         if want_angles:
             grad_angles = torch.zeros_like(angles)
             if crosses:
                 grad_angles = angle_gradient(plan, built, crosses, per_sample, angles.shape[1]).to(angles.dtype)
-        return grad_angles, pair[B:], None
+        return grad_angles, (pair[B:] if ctx.needs_input_grad[1] else None), None
 
 
 def adjoint(program: TorchProgram, angles: torch.Tensor | None, initial_state: torch.Tensor,

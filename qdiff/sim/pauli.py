@@ -128,15 +128,20 @@ def _group_diagonal(group: PauliGroup, num_qubits: int, dtype: torch.dtype,
     plain coefficient sum when no term has a Z part."""
     if all(not zq for zq, _ in group.terms):
         return complex(sum(c for _, c in group.terms))
-    j = np.arange(1 << num_qubits)
-    d = np.zeros(len(j), dtype=complex)
-    for zq, coeff in group.terms:
-        parity = np.zeros_like(j)
+    n = num_qubits
+    real = all(complex(c).imag == 0 for _, c in group.terms)
+    d = np.zeros(1 << n, dtype=float if real else complex)
+    view = d.reshape((2,) * n)  # axis n - 1 - q holds bit q
+    for zq, coeff in group.terms:  # += coeff * (product of Z signs), broadcast: no 2**n temporary
+        sign = np.ones((1,) * n)
         for q in zq:
-            parity ^= (j >> q) & 1
-        d += coeff * (1 - 2 * parity)
-    if np.abs(d.imag).max() == 0:
-        return torch.as_tensor(d.real, dtype=torch.empty((), dtype=dtype).real.dtype, device=device)
+            z = np.array([1.0, -1.0]).reshape([2 if a == n - 1 - q else 1 for a in range(n)])
+            sign = sign * z
+        view += (complex(coeff).real if real else complex(coeff)) * sign
+    if not real and np.abs(d.imag).max() == 0:
+        d = np.ascontiguousarray(d.real)
+    if d.dtype == float:
+        return torch.as_tensor(d, dtype=torch.empty((), dtype=dtype).real.dtype, device=device)
     return torch.as_tensor(d, dtype=dtype, device=device)
 
 
