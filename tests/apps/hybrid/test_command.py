@@ -108,3 +108,25 @@ def test_default_born_bits_use_at_most_12_qubits():
 
     for dataset, bits in (("bas1x2", 6), ("bas2x2", 3), ("bas3x3", 1)):
         assert _config(build_parser().parse_args(["hybrid", "--dataset", dataset]))["born_bits"] == bits
+
+
+def test_shot_based_training_runs_the_latent_circuit_on_aer(tmp_path, monkeypatch):
+    """`--backend aer`: every circuit sample of the shot-based objective goes through Aer."""
+    pytest.importorskip("qiskit_aer")
+    import qdiff
+
+    calls: list[int] = []
+    original = qdiff.AerBackend.sample
+
+    def counted(self, circuit, values, shots, seed=None):
+        calls.append(int(values.shape[0]))
+        return original(self, circuit, values, shots, seed=seed)
+
+    monkeypatch.setattr(qdiff.AerBackend, "sample", counted)
+    out = tmp_path / "aer"
+    argv = ["hybrid", "--shots", "32", "--backend", "aer", "--steps", "2", "--train", "64", "--test", "32",
+            "--hidden", "4", "--batch", "16", "--no-plots", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    assert len(calls) == 2  # one batched Aer call per step: the circuit and all its shifted copies
+    assert all(rows > 1 for rows in calls)
+    assert "test_nll" in json.loads((out / "summary.json").read_text())
