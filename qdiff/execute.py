@@ -158,7 +158,11 @@ def _execute(circuit: Circuit, values: Values, measure: Callable[[torch.Tensor],
     """
     engine = get_engine(method)
     prep = prepare(circuit, values, initial_state, dtype, device)
-    out = engine(prep.program, prep.angles, prep.initial, measure, linear=linear)
+    # the engine gets the only reference to the initial state, so it can be freed once used
+    # (the adjoint engine drops it after its forward pass: one state less while measuring)
+    box = [prep.initial]
+    prep.initial = None  # type: ignore[assignment]
+    out = engine(prep.program, prep.angles, box.pop(), measure, linear=linear)
     if post is not None:
         out = post(out)
     return prep.finish(out)

@@ -18,6 +18,8 @@ Both vectors are stacked into one ``(2B, 2**n)`` batch so each inverse block is 
 On large states the pair is updated in place, a slice at a time (:func:`_in_slices`): every block
 acts on a few qubits, so the state cuts into slices that the block maps into themselves, and
 each slice's cross matrix and inverse use temporaries the size of a slice, not of a state.
+The forward pass on large states does the same (:func:`_run_in_place`): one working copy of the
+initial state, every block applied in place a slice at a time.
 A Pauli block ``exp(-i theta g M)`` (``M`` monomial, :mod:`qdiff.sim.monomial_rotation`) records
 the scalar ``y = sum lambda_out conj(M psi_out)`` instead of a ``2**k x 2**k`` cross matrix; the
 same monomial call that gives ``M psi_out`` also gives the inverse, ``a* pair + b* M pair``.
@@ -109,6 +111,27 @@ def _moved(op: Operator, shift: int, n: int) -> Operator:
     return op
 
 
+def _run_in_place(plan: TorchPlan, state: torch.Tensor, angles: torch.Tensor | None, built: Built) -> torch.Tensor:
+    """:meth:`TorchPlan.run` on ``state`` ``(B, 2**n)`` (contiguous, owned: overwritten), every
+    block applied in place a slice at a time (:func:`_in_slices`), so that temporaries are the
+    size of a slice; a block that cannot be sliced replaces the state out of place."""
+    n = plan.num_qubits
+    ops = plan.operators(angles, built)
+    for block, op in zip(plan.blocks, ops):
+        kind = block.kind
+
+        def step(sub: torch.Tensor, q: tuple[int, ...], m: int, shift: int,
+                 kind: str = kind, op: Operator = op) -> torch.Tensor:
+            return apply_block(sub, kind, _moved(op, shift, m), q, m)
+
+        if not _in_slices(state, block.qubits, n, step):
+            state = apply_block(state, kind, op, block.qubits, n).contiguous()
+    del ops
+    if plan.global_phase is not None:
+        state.mul_(plan.global_phase)
+    return state
+
+
 class AdjointState(torch.autograd.Function):
     """``(angles (B, A), initial (B, 2**n)) -> final state (B, 2**n)`` with an adjoint backward."""
 
@@ -117,7 +140,12 @@ class AdjointState(torch.autograd.Function):
         plan = program.plan(initial.shape[0], angles.shape[0])
         with torch.no_grad():
             built = plan.build(angles if angles.shape[1] else None)
-            final = program.run(initial, angles, built=built)
+            run_angles = angles if angles.shape[1] else None
+            if initial.shape[0] * initial.shape[1] >= 2 * _SLICE and not plan.batch_last(initial, run_angles):
+                # one working copy of the initial state, updated in place a slice at a time
+                final = _run_in_place(plan, initial.clone(memory_format=torch.contiguous_format), run_angles, built)
+            else:
+                final = program.run(initial, angles, built=built)
         ctx.save_for_backward(angles, final)
         ctx.program, ctx.plan, ctx.built = program, plan, built
         return final
@@ -227,4 +255,6 @@ def adjoint(program: TorchProgram, angles: torch.Tensor | None, initial_state: t
     """Adjoint engine: the final state from :class:`AdjointState`, then ``output`` by autograd."""
     if angles is None:
         angles = torch.zeros(1, 0, dtype=initial_state.real.dtype, device=initial_state.device)
-    return output(AdjointState.apply(angles, initial_state, program))
+    final = AdjointState.apply(angles, initial_state, program)
+    del initial_state  # freed here unless the caller holds it (execute hands over its only reference)
+    return output(final)
