@@ -37,6 +37,23 @@ from typing import Any
 from qdiff.apps.rundir import MetricsLog
 
 
+def guarded(command: str, body: Callable[[], int], errors: tuple[type[BaseException], ...]) -> int:
+    """Run a command's ``body`` and return its exit status; ``errors`` become
+    ``qdiff <command>: error: ...`` on stderr and exit status 2. Torch's thread count is restored
+    afterwards, whatever the body set (``--threads``) and however it ended.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    try:
+        return body()
+    except errors as exc:
+        print(f"qdiff {command}: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        torch.set_num_threads(previous)
+
+
 def add_run_options(p: argparse.ArgumentParser, out_pattern: str, checkpoint_every: int) -> None:
     """The run-folder and loop options of every training command: ``--out``, ``--resume``,
     ``--force``, ``--checkpoint-every``, ``--no-plots`` and ``--quiet``.

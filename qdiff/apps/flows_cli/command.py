@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from qdiff.apps.flows_cli.task import Task, UsageError, make_task
-from qdiff.apps.loop import add_run_options, train_loop
+from qdiff.apps.loop import add_run_options, guarded, train_loop
 from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, open_run, save_checkpoint, write_json
 from qdiff.flows import T_CRITICAL
 from qdiff.flows.presets import DEFAULT_MODEL, MODELS, SYMMETRIES, TARGETS
@@ -195,13 +195,9 @@ def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``qdiff flow``; returns the exit status (torch's thread count is restored)."""
-    threads = torch.get_num_threads()
-    try:
-        config = _config(args)
+    def body() -> int:
+        config = _config(args)  # validated before the thread count changes
         torch.set_num_threads(args.threads)
         return _train(config, args)
-    except (UsageError, RunDirError, ImportError) as exc:
-        print(f"qdiff flow: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        torch.set_num_threads(threads)
+
+    return guarded("flow", body, (UsageError, RunDirError, ImportError))

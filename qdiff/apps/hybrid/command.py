@@ -27,7 +27,7 @@ from qdiff.apps.hybrid.data import NoisyBAS, split
 from qdiff.apps.hybrid.kernels import RBFMixture, sample_mmd
 from qdiff.apps.hybrid.model import HybridBornFlow
 from qdiff.apps.hybrid.train import NLLTrainer, SampledTrainer, mean_nll
-from qdiff.apps.loop import add_run_options, train_loop
+from qdiff.apps.loop import add_run_options, guarded, train_loop
 from qdiff.apps.qcbm.model import BornMachine
 from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, open_run, save_checkpoint, write_json
 
@@ -280,13 +280,9 @@ def _print_summary(summary: dict[str, Any], out: Path, plots: list[Path]) -> Non
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``qdiff hybrid``; returns the exit status (torch's thread count is restored)."""
-    threads = torch.get_num_threads()
-    try:
-        config = _config(args)
+    def body() -> int:
+        config = _config(args)  # validated before the thread count changes
         torch.set_num_threads(args.threads)
         return _train(config, args)
-    except (UsageError, RunDirError) as exc:
-        print(f"qdiff hybrid: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        torch.set_num_threads(threads)
+
+    return guarded("hybrid", body, (UsageError, RunDirError))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from qdiff.apps.loop import add_run_options, train_loop
+from qdiff.apps.loop import add_run_options, guarded, train_loop
 from qdiff.apps.qcbm.circuit import born_circuit, embed_weights, entangler_for
 from qdiff.apps.qcbm.data import Distribution, dataset
 from qdiff.apps.qcbm.model import BornMachine
@@ -226,8 +226,4 @@ def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``qdiff qcbm``; returns the exit status."""
-    try:
-        return _train(_config(args), args)
-    except (UsageError, RunDirError) as exc:
-        print(f"qdiff qcbm: error: {exc}", file=sys.stderr)
-        return 2
+    return guarded("qcbm", lambda: _train(_config(args), args), (UsageError, RunDirError))

@@ -110,11 +110,7 @@ def plot_curves(out: Path, metrics: list[dict[str, Any]], key: str, reference: f
 
 
 def guarded(command: str, body: Callable[[], int]) -> int:
-    """Run ``body`` and turn usage and folder errors into ``qdiff <command>: error: ...`` and exit 2."""
+    """Run ``body`` and turn usage, folder and qdiff errors into ``qdiff <command>: error: ...`` and exit 2."""
     from qdiff.errors import QdiffError
 
-    try:
-        return body()
-    except (UsageError, RunDirError, QdiffError) as exc:
-        print(f"qdiff {command}: error: {exc}", file=sys.stderr)
-        return 2
+    return loop.guarded(command, body, (UsageError, RunDirError, QdiffError))
