@@ -32,30 +32,14 @@ def energy_peers(ctx: Context, spec: Spec, obs: Observable, slow_max_n: int) -> 
     n = spec.num_qubits
     made: dict[str, object] = {}
     absent: list[str] = []
-    qml = ctx.peers.load("lightning")
-    if qml is not None:
-        from .impl_pennylane import LightningEnergy
-        made[LIGHTNING] = LightningEnergy(qml, spec, obs)
-    else:
-        absent.append(LIGHTNING)
-    qulacs = ctx.peers.load("qulacs")
-    if qulacs is not None:
-        from .impl_qulacs import QulacsEnergy
-        made[QULACS] = QulacsEnergy(qulacs, spec, obs)
-    else:
-        absent.append(QULACS)
+    from . import impl_aer, impl_pennylane, impl_qulacs
+
+    ctx.peers.attach(made, absent, "lightning", LIGHTNING, lambda qml: impl_pennylane.LightningEnergy(qml, spec, obs))
+    ctx.peers.attach(made, absent, "qulacs", QULACS, lambda qulacs: impl_qulacs.QulacsEnergy(qulacs, spec, obs))
     if n <= slow_max_n:
-        qml = ctx.peers.load("default.qubit")
-        if qml is not None:
-            from .impl_pennylane import DefaultQubitEnergy
-            made[DEFAULT] = DefaultQubitEnergy(qml, spec, obs)
-        else:
-            absent.append(DEFAULT)
-        if ctx.peers.load("aer") is not None:
-            from .impl_aer import AerEnergy
-            made[AER] = AerEnergy(spec, obs, ctx.threads)
-        else:
-            absent.append(AER)
+        ctx.peers.attach(made, absent, "default.qubit", DEFAULT,
+                         lambda qml: impl_pennylane.DefaultQubitEnergy(qml, spec, obs))
+        ctx.peers.attach(made, absent, "aer", AER, lambda _: impl_aer.AerEnergy(spec, obs, ctx.threads))
     return made, absent
 
 

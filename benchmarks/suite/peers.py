@@ -64,6 +64,15 @@ class Peers:
                     self._note(f"{name} unavailable, skipped ({INSTALL[name]}): {type(exc).__name__}: {exc}")
         return self._cache[name]
 
+    def attach(self, made: dict[str, object], absent: list[str], name: str, label: str,
+               build: "Callable[[object], object]") -> None:
+        """``made[label] = build(module)`` when peer ``name`` loads, else record ``label`` in ``absent``."""
+        module = self.load(name)
+        if module is None:
+            absent.append(label)
+        else:
+            made[label] = build(module)
+
 
 def version(dist: str) -> str:
     """Installed version of a distribution, or ``absent``."""

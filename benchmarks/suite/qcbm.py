@@ -31,17 +31,10 @@ def run(ctx: Context) -> list[Row]:
     ours = impl_qdiff.Born(spec, born, method="adjoint")
     peers: dict[str, object] = {BACKPROP: impl_qdiff.Born(spec, born, method="backprop")}
     absent: list[str] = []
-    qml = ctx.peers.load("default.qubit")
-    if qml is not None:
-        from .impl_pennylane import DefaultQubitBorn
-        peers[DEFAULT] = DefaultQubitBorn(qml, spec, born)
-    else:
-        absent.append(DEFAULT)
-    if ctx.peers.load("aer") is not None:
-        from .impl_aer import AerBorn
-        peers[AER] = AerBorn(spec, born, ctx.threads)
-    else:
-        absent.append(AER)
+    from . import impl_aer, impl_pennylane
+
+    ctx.peers.attach(peers, absent, "default.qubit", DEFAULT, lambda qml: impl_pennylane.DefaultQubitBorn(qml, spec, born))
+    ctx.peers.attach(peers, absent, "aer", AER, lambda _: impl_aer.AerBorn(spec, born, ctx.threads))
     loss, grad = ours(values)
     for label, peer in peers.items():
         peer_loss, peer_grad = peer(values)

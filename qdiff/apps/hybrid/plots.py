@@ -21,6 +21,14 @@ def _pyplot():
     return plt
 
 
+def _save(fig: Any, path: Path) -> Path:
+    """Lay out, write (120 dpi) and close ``fig``; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    _pyplot().close(fig)
+    return path
+
+
 def save_plots(out: Path, metrics: list[dict[str, Any]], models: dict[str, torch.nn.Module], test: torch.Tensor,
                data: NoisyBAS, seed: int, points: int = 1500) -> list[Path]:
     """Write ``loss.png``, ``samples.png`` and ``latent.png``; return their paths.
@@ -45,10 +53,7 @@ def save_plots(out: Path, metrics: list[dict[str, Any]], models: dict[str, torch
     ax.set_xlabel("step")
     ax.set_ylabel("nats per image")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    written.append(out / "loss.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
+    written.append(_save(fig, out / "loss.png"))
 
     pairs = [(0, 1), (0, data.dim - 1)] if data.dim > 2 else [(0, 1)]
     fig, axes = plt.subplots(len(pairs), len(models), figsize=(3.2 * len(models), 3.2 * len(pairs)), squeeze=False)
@@ -64,10 +69,7 @@ def save_plots(out: Path, metrics: list[dict[str, Any]], models: dict[str, torch
             ax.set_aspect("equal")
             ax.set_title(f"{name}: pixels {a}, {b}", fontsize=9)
     axes[0, 0].legend(fontsize=7, markerscale=4, loc="center")
-    fig.tight_layout()
-    written.append(out / "samples.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
+    written.append(_save(fig, out / "samples.png"))
 
     hybrid = models["hybrid"]
     if isinstance(hybrid, HybridBornFlow):
@@ -89,8 +91,5 @@ def save_plots(out: Path, metrics: list[dict[str, Any]], models: dict[str, torch
         ax.set_xlabel("latent state z (integer)")
         ax.set_ylabel("probability")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        written.append(out / "latent.png")
-        fig.savefig(written[-1], dpi=120)
-        plt.close(fig)
+        written.append(_save(fig, out / "latent.png"))
     return written
