@@ -66,7 +66,12 @@ def _inverse_fixed(plan: TorchPlan) -> list[Operator | None]:
 _SLICE = 1 << 16
 """Amplitudes of the ``(2B, 2**n)`` pair (over all its rows) the in-place sweep moves at a time
 (1 MiB of complex128): big enough that the per-slice torch calls cost little, small enough that
-slice temporaries stay far below a state from ``n = 17`` on (where the sweep slices)."""
+slice temporaries stay far below a state from ``n = 17`` on."""
+
+_IN_PLACE_MIN = 1 << 20
+"""Amplitudes (over all rows) from which the forward and the sweep work in place, slice by slice: a
+20-qubit state, or a batch of that size (16 MiB in complex128). Below, memory is small and the
+plain out-of-place kernels are faster (a batch of 1024 rows at n = 8: 2.2x, measured)."""
 
 
 def _in_slices(pair: torch.Tensor, qubits: tuple[int, ...], n: int,
@@ -141,7 +146,7 @@ class AdjointState(torch.autograd.Function):
         with torch.no_grad():
             built = plan.build(angles if angles.shape[1] else None)
             run_angles = angles if angles.shape[1] else None
-            if initial.shape[0] * initial.shape[1] >= 2 * _SLICE and not plan.batch_last(initial, run_angles):
+            if initial.shape[0] * initial.shape[1] >= _IN_PLACE_MIN and not plan.batch_last(initial, run_angles):
                 # one working copy of the initial state, updated in place a slice at a time
                 final = _run_in_place(plan, initial.clone(memory_format=torch.contiguous_format), run_angles, built)
             else:
@@ -196,7 +201,7 @@ class AdjointState(torch.autograd.Function):
         want_angles = ctx.needs_input_grad[0] and angles.shape[1] > 0
         ops = plan.operators(None, built)
         inverse_fixed = _inverse_fixed(plan)
-        in_place = 2 * B * N >= 4 * _SLICE
+        in_place = B * N >= _IN_PLACE_MIN
         if not in_place:  # small states: the stacked pair, one out-of-place kernel call per block
             pair = torch.cat([final, grad_state.to(final.dtype)])
             del final, grad_state

@@ -139,13 +139,15 @@ class TorchPlan:
         runs: list[tuple[int, ...]] = []
         chunk_groups: dict[tuple[int, bool], list[tuple[int, ...]]] = {}  # (k, diag) -> run rows per chunk
         singles: list[int] = []
-        shared: dict[tuple, MonomialPlan] = {}  # identical monomial blocks share one plan
+        shared: dict[tuple, MonomialPlan | torch.Tensor] = {}  # identical fixed blocks share one operator
         for seg in segments(prog):
             if isinstance(seg, Merged):  # segments of the same gates share their arrays
                 key = (seg.qubits, id(seg.perm), id(seg.phases))
-                if key not in shared:
-                    shared[key] = MonomialPlan(seg.perm, seg.phases, seg.qubits, n)
-                self._add(Block("monomial", seg.qubits, shared[key], seg.steps))
+                diagonal = bool(np.array_equal(seg.perm, np.arange(len(seg.perm))))
+                if key not in shared:  # a diagonal (cz, ccz, ...) is one multiply, not a gather and a multiply
+                    shared[key] = torch.as_tensor(seg.phases, dtype=dtype, device=device) if diagonal \
+                        else MonomialPlan(seg.perm, seg.phases, seg.qubits, n)
+                self._add(Block("diagonal" if diagonal else "monomial", seg.qubits, shared[key], seg.steps))
             elif isinstance(seg, Single):
                 step = steps[seg.step]
                 if step.slot is None:

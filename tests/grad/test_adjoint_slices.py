@@ -1,9 +1,9 @@
 """The adjoint sweep on large states updates its pair in place, slice by slice (``_in_slices``).
 
-Large states take that path only from ``n = 17``; here ``_SLICE`` is made tiny so that 8-qubit
-circuits take it (slices of a few amplitudes, both the run-of-amplitudes and the column slicing,
-whole-register blocks falling back), and the gradients must equal backprop's. A counter proves
-the sliced path ran.
+Large states take that path only from ``2**20`` amplitudes; here ``_IN_PLACE_MIN`` is 0 and
+``_SLICE`` is made tiny so that 8-qubit circuits take it (slices of a few amplitudes, both the
+run-of-amplitudes and the column slicing, whole-register blocks falling back), and the
+gradients must equal backprop's. A counter proves the sliced path ran.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def test_sliced_sweep_equals_backprop(monkeypatch, slice_size, batch):
         return done
 
     monkeypatch.setattr(adjoint_module, "_SLICE", slice_size)
+    monkeypatch.setattr(adjoint_module, "_IN_PLACE_MIN", 0)
     monkeypatch.setattr(adjoint_module, "_in_slices", counting)
     c = _mixed()
     g = torch.Generator().manual_seed(3)
@@ -63,6 +64,7 @@ def test_sliced_sweep_equals_backprop(monkeypatch, slice_size, batch):
 def test_sliced_sweep_state_cotangent(monkeypatch):
     """The gradient of the initial state (returned by the sweep) is right too."""
     monkeypatch.setattr(adjoint_module, "_SLICE", 1 << 5)
+    monkeypatch.setattr(adjoint_module, "_IN_PLACE_MIN", 0)
     c = _mixed(8)
     v = torch.linspace(-1, 1, c.num_parameters, dtype=torch.float64)
     psi0 = torch.randn(2, 1 << 8, dtype=torch.complex128, generator=torch.Generator().manual_seed(0))
@@ -93,6 +95,7 @@ def test_in_place_forward_equals_plain_forward(monkeypatch, slice_size, batch):
         return run(*args)
 
     monkeypatch.setattr(adjoint_module, "_SLICE", slice_size)
+    monkeypatch.setattr(adjoint_module, "_IN_PLACE_MIN", 0)
     monkeypatch.setattr(adjoint_module, "_in_slices", counting)
     monkeypatch.setattr(adjoint_module, "_run_in_place", counting_run)
     c = _mixed(8)
