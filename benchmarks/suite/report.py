@@ -13,8 +13,8 @@ from .timing import Stats
 class Row:
     """One comparison: qdiff's figure against a peer's (or against a bound), at one size.
 
-    ``ours`` and ``theirs`` are times in seconds (``unit="s"``) or memory in MiB (``unit="MiB"``,
-    then ``theirs`` is the allowed bound). ``target`` is the largest ratio ours/theirs that passes;
+    ``ours`` and ``theirs`` are times in seconds (``unit="s"``), or memory in MiB (``unit="MiB"``) or
+    in state vectors (``unit="states"``), then ``theirs`` is the allowed bound. ``target`` is the largest ratio ours/theirs that passes;
     ``floor`` is the time of one state copy at this n (gate rows read as a multiple of it).
     """
 
@@ -51,11 +51,13 @@ class Row:
 
 
 def fmt(value: float | None, unit: str = "s") -> str:
-    """A time (s) or memory (MiB) in a readable unit."""
+    """A time (s), memory (MiB) or number of state vectors in a readable unit."""
     if value is None:
         return "—"
     if unit == "MiB":
         return f"{value:.1f} MiB"
+    if unit == "states":
+        return f"{value:.2f} states"
     if value >= 1:
         return f"{value:.2f} s"
     if value >= 1e-3:
@@ -107,7 +109,7 @@ CSV_FIELDS = ("workload", "n", "case", "unit", "qdiff_median", "qdiff_min", "qdi
 
 
 def write_csv(rows: list[Row], path: Path) -> None:
-    """Raw figures (seconds or MiB, unrounded) one row per comparison."""
+    """Raw figures (seconds, MiB or states, unrounded) one row per comparison."""
     def num(x: float | None) -> str:
         return "" if x is None else repr(float(x))
 

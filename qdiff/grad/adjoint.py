@@ -15,7 +15,7 @@ operators at once:
     psi_in = M^H psi_out,   lambda_in = M^H lambda_out.
 
 Both vectors are stacked into one ``(2B, 2**n)`` batch so each inverse block is one kernel call.
-On large states the pair is updated in place, a slice at a time (:func:`_in_slices`): every block
+On large states they are updated in place, a slice at a time (:func:`_in_slices`): every block
 acts on a few qubits, so the state cuts into slices that the block maps into themselves, and
 each slice's cross matrix and inverse use temporaries the size of a slice, not of a state.
 The forward pass on large states does the same (:func:`_run_in_place`): one working copy of the
@@ -23,9 +23,11 @@ initial state, every block applied in place a slice at a time.
 A Pauli block ``exp(-i theta g M)`` (``M`` monomial, :mod:`qdiff.sim.monomial_rotation`) records
 the scalar ``y = sum lambda_out conj(M psi_out)`` instead of a ``2**k x 2**k`` cross matrix; the
 same monomial call that gives ``M psi_out`` also gives the inverse, ``a* pair + b* M pair``.
-Extra memory, independent of depth: the pair (two states) beside the saved final state and the
-incoming cotangent (one state each, both held by autograd during the call, so that a retained
-graph can run backward again): 4 states plus slice-sized temporaries.
+Memory, independent of depth: the saved final state and the incoming cotangent (held by autograd
+during the call) and a working copy of the cotangent; ``psi`` is uncomputed in the final state's
+own memory when nothing else can read it (the output does not share it and the graph is not
+kept: see :func:`adjoint`), else in a copy. 3 states (4 for ``qdiff.state`` or a kept graph)
+plus slice-sized temporaries.
 """
 
 from __future__ import annotations
@@ -68,43 +70,69 @@ _SLICE = 1 << 16
 (1 MiB of complex128): big enough that the per-slice torch calls cost little, small enough that
 slice temporaries stay far below a state from ``n = 17`` on."""
 
-_IN_PLACE_MIN = 1 << 20
-"""Amplitudes (over all rows) from which the forward and the sweep work in place, slice by slice: a
-20-qubit state, or a batch of that size (16 MiB in complex128). Below, memory is small and the
-plain out-of-place kernels are faster (a batch of 1024 rows at n = 8: 2.2x, measured)."""
+_IN_PLACE_MIN = 1 << 17
+"""Amplitudes (over all rows) from which the forward and the sweep work in place, slice by slice."""
+
+_IN_PLACE_MIN_ROW = 1 << 12
+"""...and amplitudes per row: a batch of small states (1024 rows at n = 8) runs out of place, 2.2x
+faster (measured: slices of 64 amplitudes a row re-embed per-row operators for every slice)."""
 
 
-def _in_slices(pair: torch.Tensor, qubits: tuple[int, ...], n: int,
+def _in_place(rows: int, amplitudes: int) -> bool:
+    """Whether a ``(rows, amplitudes)`` state is large enough for the in-place, sliced forward and sweep."""
+    return rows * amplitudes >= _IN_PLACE_MIN and amplitudes >= _IN_PLACE_MIN_ROW
+
+
+def _in_slices(parts: tuple[torch.Tensor, ...], qubits: tuple[int, ...], n: int,
                fn: Callable[[torch.Tensor, tuple[int, ...], int, int], torch.Tensor]) -> bool:
-    """Replace ``pair`` ``(rows, 2**n)`` in place, slice by slice, by ``fn(slice, qubits', n', shift)``.
+    """Replace the tensors ``parts`` (each ``(rows_i, 2**n)``, stacked along rows) in place, slice by
+    slice, by ``fn(slice, qubits', n', shift)``.
 
     A block on ``qubits`` maps each run of ``2**m`` consecutive amplitudes (``m > qubits[-1]``)
     into itself, and each set of columns of the ``(rows, 2**(n - lo), 2**lo)`` view
     (``lo = qubits[0]``) too; either is a state of ``n'`` qubits on which the block acts on
-    ``qubits' = qubits + shift``. ``fn`` gets a contiguous copy (or the slice itself) and returns
-    a new tensor. Returns ``False`` (``pair`` untouched) when no slicing gives at least 4 slices.
+    ``qubits' = qubits + shift``. ``fn`` gets the slices of all parts stacked into one contiguous
+    copy and returns a new tensor. Returns ``False`` (``parts`` untouched) when no slicing gives at
+    least 4 slices.
     """
-    rows, N = pair.shape
+    rows, N = sum(p.shape[0] for p in parts), parts[0].shape[1]
     bits = max(_SLICE // rows, 1).bit_length() - 1  # amplitudes per row per slice: 2**bits
     lo, hi = qubits[0], qubits[-1]
-    m = max(hi + 1, bits)
-    if m <= n - 2:  # runs of 2**m consecutive amplitudes
+    m = max(hi + 1, bits)  # runs of 2**m consecutive amplitudes
+    w = 1 << max(0, min(lo, bits - (n - lo)))  # or columns: (2**(n - lo)) * w amplitudes a row
+    column_bits = n - lo + w.bit_length() - 1
+    # the smaller slices win (temporaries are a few slices: 2**18-amplitude runs of a block on
+    # qubits 15-17 cost half a 21-qubit state, its columns 1/32 of one)
+    if m <= n - 2 and (m <= column_bits or column_bits > n - 2):
         size = 1 << m
         for s0 in range(0, N, size):
-            view = pair[:, s0:s0 + size]
-            view.copy_(fn(view.contiguous(), qubits, m, 0))
+            views = [p[:, s0:s0 + size] for p in parts]
+            _write_back(views, fn(_stacked(views), qubits, m, 0))
         return True
-    w = 1 << max(0, min(lo, bits - (n - lo)))  # columns per slice: (2**(n - lo)) * w amplitudes a row
-    if n - lo + w.bit_length() - 1 <= n - 2:
-        grid = pair.view(rows, N >> lo, 1 << lo)
+    if column_bits <= n - 2:
+        grids = [p.view(p.shape[0], N >> lo, 1 << lo) for p in parts]
         shift = w.bit_length() - 1 - lo
         moved = tuple(q + shift for q in qubits)
         n2 = n + shift
         for c0 in range(0, 1 << lo, w):
-            view = grid[:, :, c0:c0 + w]
-            view.copy_(fn(view.contiguous().view(rows, -1), moved, n2, shift).view(view.shape))
+            views = [g[:, :, c0:c0 + w] for g in grids]
+            out = fn(_stacked(views).view(rows, -1), moved, n2, shift)
+            _write_back(views, out.view((rows,) + views[0].shape[1:]))
         return True
     return False
+
+
+def _stacked(views: list[torch.Tensor]) -> torch.Tensor:
+    """The views stacked along their first axis, as one contiguous copy."""
+    return views[0].contiguous() if len(views) == 1 else torch.cat(views)
+
+
+def _write_back(views: list[torch.Tensor], out: torch.Tensor) -> None:
+    """Copy the rows of ``out`` back into ``views`` in turn."""
+    r0 = 0
+    for v in views:
+        v.copy_(out[r0:r0 + v.shape[0]])
+        r0 += v.shape[0]
 
 
 def _moved(op: Operator, shift: int, n: int) -> Operator:
@@ -129,12 +157,19 @@ def _run_in_place(plan: TorchPlan, state: torch.Tensor, angles: torch.Tensor | N
                  kind: str = kind, op: Operator = op) -> torch.Tensor:
             return apply_block(sub, kind, _moved(op, shift, m), q, m)
 
-        if not _in_slices(state, block.qubits, n, step):
+        if not _in_slices((state,), block.qubits, n, step):
             state = apply_block(state, kind, op, block.qubits, n).contiguous()
     del ops
     if plan.global_phase is not None:
         state.mul_(plan.global_phase)
     return state
+
+
+def _graph_kept() -> bool:
+    """Whether the backward now running keeps the graph (``retain_graph``/``create_graph``), so that
+    saved tensors will be read again; ``True`` when this torch cannot tell."""
+    probe = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", None)
+    return True if probe is None else bool(probe())
 
 
 class AdjointState(torch.autograd.Function):
@@ -146,7 +181,7 @@ class AdjointState(torch.autograd.Function):
         with torch.no_grad():
             built = plan.build(angles if angles.shape[1] else None)
             run_angles = angles if angles.shape[1] else None
-            if initial.shape[0] * initial.shape[1] >= _IN_PLACE_MIN and not plan.batch_last(initial, run_angles):
+            if _in_place(*initial.shape) and not plan.batch_last(initial, run_angles):
                 # one working copy of the initial state, updated in place a slice at a time
                 final = _run_in_place(plan, initial.clone(memory_format=torch.contiguous_format), run_angles, built)
             else:
@@ -201,21 +236,26 @@ class AdjointState(torch.autograd.Function):
         want_angles = ctx.needs_input_grad[0] and angles.shape[1] > 0
         ops = plan.operators(None, built)
         inverse_fixed = _inverse_fixed(plan)
-        in_place = B * N >= _IN_PLACE_MIN
+        in_place = _in_place(B, N)
         if not in_place:  # small states: the stacked pair, one out-of-place kernel call per block
             pair = torch.cat([final, grad_state.to(final.dtype)])
             del final, grad_state
             if program.program.global_phase:
                 pair = pair * complex(np.exp(-1j * program.program.global_phase))
             crosses = AdjointState._sweep_small(plan, ops, inverse_fixed, pair, B, n, per_sample, want_angles)
-            pair = crosses.pop(-1)
+            lam = crosses.pop(-1)[B:]  # the initial state's gradient
         else:
-            pair = torch.empty((2 * B, N), dtype=final.dtype, device=final.device)  # psi on top, lambda below
-            pair[:B] = final
-            pair[B:] = grad_state
+            # psi and lambda updated in place: psi in the final state's own memory when nothing else
+            # can read it any more (see adjoint()), else in a copy; lambda always in a copy (the
+            # incoming gradient may be the caller's tensor)
+            reuse = getattr(ctx, "owns_final", False) and not _graph_kept()
+            psi = final if reuse else final.clone(memory_format=torch.contiguous_format)
+            lam = grad_state.to(final.dtype).clone(memory_format=torch.contiguous_format)
             del final, grad_state
             if program.program.global_phase:
-                pair.mul_(complex(np.exp(-1j * program.program.global_phase)))
+                back = complex(np.exp(-1j * program.program.global_phase))
+                psi.mul_(back)
+                lam.mul_(back)
             crosses: dict[int, torch.Tensor] = {}
             for b in range(len(plan.blocks) - 1, -1, -1):
                 block = plan.blocks[b]
@@ -243,8 +283,8 @@ class AdjointState(torch.autograd.Function):
                         parts.append(cross(sub[B:], sub[:B], kind, q, m, per_sample))
                     return apply_block(sub, kind, _moved(inverse, shift, m), q, m)
 
-                if not _in_slices(pair, qubits, n, step):
-                    pair = step(pair, qubits, n, 0)
+                if not _in_slices((psi, lam), qubits, n, step):  # whole pair, out of place
+                    _write_back([psi, lam], step(torch.cat([psi, lam]), qubits, n, 0))
                 if need_cross:
                     crosses[b] = parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
         grad_angles = None
@@ -252,7 +292,7 @@ class AdjointState(torch.autograd.Function):
             grad_angles = torch.zeros_like(angles)
             if crosses:
                 grad_angles = angle_gradient(plan, built, crosses, per_sample, angles.shape[1]).to(angles.dtype)
-        return grad_angles, (pair[B:] if ctx.needs_input_grad[1] else None), None
+        return grad_angles, (lam if ctx.needs_input_grad[1] else None), None
 
 
 def adjoint(program: TorchProgram, angles: torch.Tensor | None, initial_state: torch.Tensor,
@@ -262,4 +302,11 @@ def adjoint(program: TorchProgram, angles: torch.Tensor | None, initial_state: t
         angles = torch.zeros(1, 0, dtype=initial_state.real.dtype, device=initial_state.device)
     final = AdjointState.apply(angles, initial_state, program)
     del initial_state  # freed here unless the caller holds it (execute hands over its only reference)
-    return output(final)
+    out = output(final)
+    if final.grad_fn is not None and isinstance(out, torch.Tensor) and \
+            out.untyped_storage().data_ptr() != final.untyped_storage().data_ptr():
+        # the caller gets only ``out``, which does not share the state's memory: once the nodes
+        # between them have run their backward (and freed what they saved, unless the graph is
+        # kept), the sweep may overwrite the final state instead of copying it (one state less)
+        final.grad_fn.owns_final = True
+    return out

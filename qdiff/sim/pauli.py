@@ -5,9 +5,10 @@ A Pauli string is ``P = i**ny X^x Z^z`` (bit masks ``x``, ``z``; ``ny`` the numb
 
     <psi|P|psi> = i**ny sum_j conj(psi[j ^ x]) (-1)**|j & z| psi[j].
 
-Terms sharing the same ``x`` share ``w_j = conj(psi[j ^ x]) psi[j]`` (one flip and one multiply);
-each term then needs one reduction of ``w`` onto its ``z`` qubits and a signed sum. Memory stays
-at a constant number of state vectors whatever the number of terms.
+Small states gather every group's flipped amplitudes in one call; larger ones build ``O psi``
+once (the backward needs it too), with each group's ``Z`` part cached as a ``2**n`` diagonal up to
+16 qubits and added term by term in place above. Memory stays at a constant number of state
+vectors whatever the number of terms.
 """
 
 from __future__ import annotations
@@ -50,22 +51,6 @@ def _flip(state: torch.Tensor, qubits: tuple[int, ...], num_qubits: int) -> torc
     return state.view([B] + shape).flip([1 + a for a in axes]).reshape(state.shape)
 
 
-def _signed_sum(w: torch.Tensor, zq: tuple[int, ...], num_qubits: int) -> torch.Tensor:
-    """``sum_j (-1)**|j & z| w[..., j]`` by reducing onto the ``z`` qubits first."""
-    B = w.shape[0]
-    if not zq:
-        return w.sum(-1)
-    shape, axes = split_shape(num_qubits, sorted(zq))
-    view = w.view([B] + shape)
-    others = [1 + i for i in range(len(shape)) if i not in axes]
-    reduced = view.sum(dim=others) if others else view  # (B, 2, ..., 2)
-    k = len(zq)
-    sign = torch.tensor([1.0, -1.0], dtype=w.real.dtype, device=w.device)
-    for _ in range(k):
-        reduced = (reduced * sign.view([2] + [1] * (reduced.dim() - 2))).sum(1) if reduced.dim() > 1 else reduced
-    return reduced
-
-
 _GATHERED_MAX = 1 << 16
 """Up to this many entries (``B * groups * 2**n``) :func:`expectation` gathers all groups at once."""
 
@@ -95,30 +80,36 @@ def expectation(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits:
 
     Small states gather every group's flipped amplitudes at once (four torch calls in all):
     ``t[j] = sum_g conj(D_g[j]) psi[j ^ x_g]`` and ``<psi|O|psi> = sum_j conj(t[j]) psi[j]``.
-    Larger ones loop over the groups, reducing each term onto its Z qubits.
+    Larger ones build ``O psi`` once (:class:`_Expectation`, which keeps it for the backward).
     """
     B = state.shape[0]
-    if B * len(groups) * state.shape[-1] <= _GATHERED_MAX and groups:
+    if not groups:
+        return torch.zeros(B, dtype=state.real.dtype, device=state.device)
+    if B * len(groups) * state.shape[-1] <= _GATHERED_MAX:
         index, weights = _gathered(groups, num_qubits, state.dtype, state.device)
         flipped = state.index_select(-1, index).view(B, len(groups), -1)
         t = torch.einsum("bgn,gn->bn", flipped, weights)
         return torch.linalg.vecdot(t, state).real
-    if num_qubits <= _DIAGONAL_MAX_QUBITS and groups:
-        return _Expectation.apply(state, groups, num_qubits)
-    total = torch.zeros(B, dtype=state.real.dtype, device=state.device)
-    for group in groups:
-        if group.flip:
-            w = _flip(state, group.flip, num_qubits).conj() * state
-        else:
-            w = state.real.square() + state.imag.square()
-        for zq, coeff in group.terms:
-            s = _signed_sum(w, zq, num_qubits)
-            total = total + (coeff * s).real if torch.is_complex(s) else total + coeff.real * s
-    return total
+    return _Expectation.apply(state, groups, num_qubits)
 
 
-_DIAGONAL_MAX_QUBITS = 22
-"""Up to this width a group's Z part is cached as one ``2**n`` vector (:func:`_group_diagonal`)."""
+def real_inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``Re sum_j conj(a[..., j]) b[..., j]`` for ``(B, N)`` complex tensors -> ``(B,)``, as one real
+    batched dot product of the ``(re, im)`` views (no temporaries; ``vecdot`` makes two of a state's size)."""
+    B = a.shape[0]
+    ra = torch.view_as_real(a.resolve_conj()).reshape(B, 1, -1)
+    rb = torch.view_as_real(b.resolve_conj()).reshape(B, -1, 1)
+    return torch.bmm(ra, rb).view(B)
+
+
+_DIAGONAL_MAX_QUBITS = 16
+"""Up to this width a group's Z part is cached as one ``2**n`` vector (:func:`_group_diagonal`: one
+pass per group); above it, where that vector would cost half a state for good, ``O psi`` is added
+up term by term in place (:func:`_add_term`: one pass per term, no state-sized temporary)."""
+
+_TERM_QUBITS_MAX = 6
+"""A term touching at most this many qubits (X/Y and Z/Y together) is added as ``2**k`` strided
+in-place adds; a longer one goes through two state-sized temporaries (:func:`apply_pauli_sum`)."""
 
 
 @lru_cache(maxsize=64)
@@ -146,12 +137,19 @@ def _group_diagonal(group: PauliGroup, num_qubits: int, dtype: torch.dtype,
 
 
 def _apply_groups(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int) -> torch.Tensor:
-    """``O|psi>`` with each group's diagonal cached: ``(O psi)[j ^ x] += D[j] psi[j]``.
+    """``O|psi>``: with each group's diagonal cached up to ``_DIAGONAL_MAX_QUBITS`` qubits,
+    ``(O psi)[j ^ x] += D[j] psi[j]``, above it term by term (:func:`_add_term`).
 
     A group flipping one qubit adds into the two halves of the output in place (no flipped
-    copy); about one pass over the state per group.
+    copy); about one pass over the state per group (per term above the cache width).
     """
     B = state.shape[0]
+    if num_qubits > _DIAGONAL_MAX_QUBITS:
+        out = torch.zeros_like(state)
+        for group in groups:
+            for zq, coeff in group.terms:
+                _add_term(out, state, group.flip, zq, coeff, num_qubits)
+        return out
     out: torch.Tensor | None = None
     for group in groups:
         d = _group_diagonal(group, num_qubits, state.dtype, state.device)
@@ -173,6 +171,41 @@ def _apply_groups(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubit
     return out
 
 
+def _add_term(out: torch.Tensor, state: torch.Tensor, flip: tuple[int, ...], zq: tuple[int, ...],
+              coeff: complex, num_qubits: int) -> None:
+    """``out += coeff X_flip Z_zq state`` in place (``(B, 2**n)`` both).
+
+    ``(X_x Z_z psi)[j] = (-1)**|(j ^ x) & z| psi[j ^ x]``: over the ``k`` qubits the term touches,
+    every block of the output (one setting ``a`` of their bits) receives the block ``a ^ x`` of the
+    state times a sign, so ``2**k`` strided adds and no temporary. Terms on more than
+    ``_TERM_QUBITS_MAX`` qubits go through :func:`apply_pauli_sum` instead.
+    """
+    qubits = sorted(set(flip) | set(zq))
+    alpha = coeff.real if complex(coeff).imag == 0 else coeff
+    if not qubits:
+        out.add_(state, alpha=alpha)
+        return
+    if len(qubits) > _TERM_QUBITS_MAX:
+        out.add_(apply_pauli_sum(state, (PauliGroup(tuple(flip), ((tuple(zq), coeff),)),), num_qubits))
+        return
+    B = state.shape[0]
+    shape, axes = split_shape(num_qubits, qubits)
+    src, dst = state.view([B] + shape), out.view([B] + shape)
+    xmask = sum(1 << qubits.index(q) for q in flip)
+    zmask = sum(1 << qubits.index(q) for q in zq)
+
+    def block(bits: int) -> tuple:
+        index: list = [slice(None)] * (len(shape) + 1)
+        for i, a in enumerate(axes):
+            index[1 + a] = (bits >> i) & 1
+        return tuple(index)
+
+    for a in range(1 << len(qubits)):
+        b = a ^ xmask
+        sign = -1.0 if bin(b & zmask).count("1") % 2 else 1.0
+        dst[block(a)].add_(src[block(b)], alpha=sign * alpha)
+
+
 class _Expectation(torch.autograd.Function):
     """``<psi|O|psi>`` from ``O psi`` (computed once, kept for the backward ``2 g O psi``)."""
 
@@ -181,7 +214,7 @@ class _Expectation(torch.autograd.Function):
         o_psi = _apply_groups(state, groups, num_qubits)
         ctx.save_for_backward(state, o_psi)
         ctx.groups, ctx.num_qubits = groups, num_qubits
-        return torch.linalg.vecdot(state, o_psi).real
+        return real_inner(state, o_psi)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
@@ -193,6 +226,8 @@ class _Expectation(torch.autograd.Function):
     @staticmethod
     def apply_differentiable(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int) -> torch.Tensor:
         """``O psi`` with out-of-place ops only (for second derivatives)."""
+        if num_qubits > _DIAGONAL_MAX_QUBITS:
+            return apply_pauli_sum(state, groups, num_qubits)
         out = torch.zeros_like(state)
         for group in groups:
             d = _group_diagonal(group, num_qubits, state.dtype, state.device)

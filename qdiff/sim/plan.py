@@ -338,6 +338,10 @@ class TorchPlan:
         return not (per_row and self.per_row_gain > 2)
 
 
+_CROSS_PARTIALS_MAX = 1 << 16
+"""Most entries of the ``(B, L, d, d)`` partial cross matrices :func:`cross` holds at once."""
+
+
 def cross(lam: torch.Tensor, psi: torch.Tensor, kind: str, qubits: tuple[int, ...], n: int,
           per_sample: bool) -> torch.Tensor:
     """The cross matrix of a block: ``X[i, j] = sum lam[.., i, ..] conj(psi[.., j, ..])`` over
@@ -367,8 +371,12 @@ def cross(lam: torch.Tensor, psi: torch.Tensor, kind: str, qubits: tuple[int, ..
             return lam.reshape(B * L, d).mT @ psi.reshape(B * L, d).conj()
         if L == 1 and not per_sample and B == 1:
             return lam.reshape(d, R) @ psi.reshape(d, R).mH
-        x = lam.reshape(B, L, d, R) @ psi.reshape(B, L, d, R).mH  # (B, L, d, d)
-        return x.sum(1) if per_sample else x.sum((0, 1))
+        lam4, psi4 = lam.reshape(B, L, d, R), psi.reshape(B, L, d, R)
+        # (B, L, d, d) partial products, L at a time up to _CROSS_PARTIALS_MAX entries: with R < d
+        # all at once they outgrow the state (d / R of them), e.g. 8 states for d = 16, R = 2
+        step = max(1, L * _CROSS_PARTIALS_MAX // (B * L * d * d))
+        x = sum((lam4[:, i:i + step] @ psi4[:, i:i + step].mH).sum(1) for i in range(0, L, step))
+        return x if per_sample else x.sum(0)
     shape, axes = split_shape(n, qubits)
     m = len(shape)
     lab_l = [0] + [1 + i for i in range(m)]

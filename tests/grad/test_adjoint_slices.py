@@ -1,16 +1,15 @@
 """The adjoint sweep on large states updates its pair in place, slice by slice (``_in_slices``).
 
-Large states take that path only from ``2**20`` amplitudes; here ``_IN_PLACE_MIN`` is 0 and
-``_SLICE`` is made tiny so that 8-qubit circuits take it (slices of a few amplitudes, both the
-run-of-amplitudes and the column slicing, whole-register blocks falling back), and the
-gradients must equal backprop's. A counter proves the sliced path ran.
+Large states take that path only from ``2**17`` amplitudes (``2**12`` a row); here both
+thresholds are 0 and ``_SLICE`` is made tiny so that 8-qubit circuits take it (slices of a few
+amplitudes, both the run-of-amplitudes and the column slicing, whole-register blocks falling
+back), and the gradients must equal backprop's. A counter proves the sliced path ran.
 """
 
 from __future__ import annotations
 
 import importlib
 
-import numpy as np
 import pytest
 import torch
 
@@ -44,6 +43,7 @@ def test_sliced_sweep_equals_backprop(monkeypatch, slice_size, batch):
 
     monkeypatch.setattr(adjoint_module, "_SLICE", slice_size)
     monkeypatch.setattr(adjoint_module, "_IN_PLACE_MIN", 0)
+    monkeypatch.setattr(adjoint_module, "_IN_PLACE_MIN_ROW", 0)
     monkeypatch.setattr(adjoint_module, "_in_slices", counting)
     c = _mixed()
     g = torch.Generator().manual_seed(3)
@@ -65,6 +65,7 @@ def test_sliced_sweep_state_cotangent(monkeypatch):
     """The gradient of the initial state (returned by the sweep) is right too."""
     monkeypatch.setattr(adjoint_module, "_SLICE", 1 << 5)
     monkeypatch.setattr(adjoint_module, "_IN_PLACE_MIN", 0)
+    monkeypatch.setattr(adjoint_module, "_IN_PLACE_MIN_ROW", 0)
     c = _mixed(8)
     v = torch.linspace(-1, 1, c.num_parameters, dtype=torch.float64)
     psi0 = torch.randn(2, 1 << 8, dtype=torch.complex128, generator=torch.Generator().manual_seed(0))
@@ -96,6 +97,7 @@ def test_in_place_forward_equals_plain_forward(monkeypatch, slice_size, batch):
 
     monkeypatch.setattr(adjoint_module, "_SLICE", slice_size)
     monkeypatch.setattr(adjoint_module, "_IN_PLACE_MIN", 0)
+    monkeypatch.setattr(adjoint_module, "_IN_PLACE_MIN_ROW", 0)
     monkeypatch.setattr(adjoint_module, "_in_slices", counting)
     monkeypatch.setattr(adjoint_module, "_run_in_place", counting_run)
     c = _mixed(8)
@@ -112,3 +114,49 @@ def test_in_place_forward_equals_plain_forward(monkeypatch, slice_size, batch):
         want = qdiff.state(c, v, method="backprop", initial_state=initial_state)
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(psi0, kept, rtol=0, atol=0)
+
+
+def _adjoint_node(out: torch.Tensor):
+    """The AdjointState node under ``out`` (breadth-first through grad_fn.next_functions)."""
+    todo = [out.grad_fn]
+    while todo:
+        node = todo.pop(0)
+        if type(node).__name__ == "AdjointStateBackward":
+            return node
+        todo += [f for f, _ in node.next_functions if f is not None]
+    raise AssertionError("no AdjointState node in the graph")
+
+
+def test_sweep_reuses_the_final_state_only_when_nothing_else_reads_it(monkeypatch):
+    """expval's final state is private: the in-place sweep overwrites it (one state less), unless
+    the graph is kept, and then a second backward must still be right; qdiff.state hands the
+    final state to the caller, so the sweep copies it and the caller's tensor is left intact."""
+    monkeypatch.setattr(adjoint_module, "_SLICE", 1 << 6)
+    monkeypatch.setattr(adjoint_module, "_IN_PLACE_MIN", 0)
+    monkeypatch.setattr(adjoint_module, "_IN_PLACE_MIN_ROW", 0)
+    kept = []
+    original = adjoint_module._graph_kept
+    monkeypatch.setattr(adjoint_module, "_graph_kept", lambda: kept.append(original()) or kept[-1])
+    c = _mixed(8)
+    obs = X(0) @ Y(3) + Z(7)
+    v = torch.linspace(-1, 1, c.num_parameters, dtype=torch.float64).requires_grad_(True)
+    (want,) = torch.autograd.grad(qdiff.expval(c, obs, v, method="backprop"), v)
+
+    e = qdiff.expval(c, obs, v, method="adjoint")
+    assert _adjoint_node(e).owns_final
+    e.backward()
+    assert kept == [False]  # the final state was overwritten in place
+    torch.testing.assert_close(v.grad, want, rtol=1e-10, atol=1e-10)
+
+    v.grad = None
+    e = qdiff.expval(c, obs, v, method="adjoint")
+    e.backward(retain_graph=True)
+    e.backward()  # the saved final state must have survived the first backward
+    assert kept[1:] == [True, False]
+    torch.testing.assert_close(v.grad, 2 * want, rtol=1e-10, atol=1e-10)
+
+    s = qdiff.state(c, v, method="adjoint")
+    assert not getattr(_adjoint_node(s), "owns_final", False)
+    before = s.detach().clone()
+    (s.real * torch.arange(1 << 8)).sum().backward()
+    torch.testing.assert_close(s.detach(), before, rtol=0, atol=0)

@@ -145,9 +145,11 @@ def test_expectation_paths_agree_with_second_derivatives(n, monkeypatch):
     g = torch.Generator().manual_seed(n)
     state = torch.randn(3, 2**n, generator=g, dtype=torch.complex128).requires_grad_(True)
     results = []
-    for gathered, diagonal in ((0, 0), (0, 22), (1 << 30, 0)):  # loop, cached diagonals, one gather
+    # term by term (strided adds; long terms through temporaries), cached diagonals, one gather
+    for gathered, diagonal, term_max in ((0, 0, 6), (0, 0, 1), (0, 22, 6), (1 << 30, 0, 6)):
         monkeypatch.setattr(pauli, "_GATHERED_MAX", gathered)
         monkeypatch.setattr(pauli, "_DIAGONAL_MAX_QUBITS", diagonal)
+        monkeypatch.setattr(pauli, "_TERM_QUBITS_MAX", term_max)
         e = pauli.expectation(state, groups, n)
         (grad,) = torch.autograd.grad((e * torch.tensor([1.0, 2.0, 3.0])).sum(), state, create_graph=True)
         (second,) = torch.autograd.grad(grad.abs().square().sum(), state)
