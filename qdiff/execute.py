@@ -128,7 +128,7 @@ def prepare(circuit: Circuit, values: Values, initial_state: InitialState = None
     basis_index = init.dtype == torch.long
     value_batch = tuple(vals.shape[:-1]) if vals.dim() else ()
     state_batch = () if basis_index else tuple(init.shape[:-1])
-    batch_shape = tuple(torch.broadcast_shapes(value_batch, state_batch))
+    batch_shape = value_batch if not state_batch else tuple(torch.broadcast_shapes(value_batch, state_batch))
     B = math.prod(batch_shape)
     if B == 0:
         raise ParameterError(f"the batch shape {batch_shape} is empty; pass at least one set of values")

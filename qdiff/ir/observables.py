@@ -14,11 +14,14 @@ an expectation value is asked for unless it is Hermitian.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from qdiff.errors import ObservableError
+
+T = TypeVar("T")
 
 PauliKey = tuple[tuple[int, str], ...]
 """A Pauli string as ``((qubit, letter), ...)`` sorted by qubit, identity letters dropped."""
@@ -54,7 +57,7 @@ class PauliSum:
         num_qubits: optional minimum width (defaults to the highest qubit used plus one).
     """
 
-    __slots__ = ("_terms", "_num_qubits")
+    __slots__ = ("_terms", "_num_qubits", "_memo")
 
     def __init__(self, terms: dict[PauliKey, complex] | Iterable[tuple[PauliKey, complex]] = (),
                  num_qubits: int | None = None):
@@ -67,6 +70,7 @@ class PauliSum:
         self._terms = {k: v for k, v in merged.items() if v != 0}
         used = max((q for key in self._terms for q, _ in key), default=-1) + 1
         self._num_qubits = max(used, num_qubits or 0)
+        self._memo: dict[str, object] = {}  # derived data of this (immutable) sum, see derived()
 
     # -- constructors --------------------------------------------------------------------------
     @classmethod
@@ -99,6 +103,13 @@ class PauliSum:
 
     def __len__(self) -> int:
         return len(self._terms)
+
+    def derived(self, key: str, build: Callable[[PauliSum], T]) -> T:
+        """``build(self)``, computed once per key (a sum never changes after construction), e.g. the
+        simulator's grouping of the terms, which every expectation value needs."""
+        if key not in self._memo:
+            self._memo[key] = build(self)
+        return self._memo[key]  # type: ignore[return-value]
 
     def is_hermitian(self, atol: float = 1e-12) -> bool:
         """True when every coefficient is real (Pauli strings are Hermitian and independent)."""

@@ -126,7 +126,8 @@ def _bottom_permutation(num_qubits: int, qubits: tuple[int, ...],
 
 
 def _is_contiguous(qubits: Sequence[int]) -> bool:
-    return all(b == a + 1 for a, b in zip(qubits, qubits[1:]))
+    """Whether ascending, distinct ``qubits`` (the kernels' convention) are consecutive (O(1))."""
+    return qubits[-1] - qubits[0] == len(qubits) - 1
 
 
 def _layout(state: torch.Tensor) -> tuple[torch.Tensor, bool]:

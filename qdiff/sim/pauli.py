@@ -32,7 +32,11 @@ class PauliGroup:
 
 
 def group_terms(observable: PauliSum) -> tuple[PauliGroup, ...]:
-    """Group an observable's terms by their X/Y support."""
+    """Group an observable's terms by their X/Y support (computed once per observable)."""
+    return observable.derived("pauli_groups", _group_terms)
+
+
+def _group_terms(observable: PauliSum) -> tuple[PauliGroup, ...]:
     groups: dict[tuple[int, ...], list[tuple[tuple[int, ...], complex]]] = {}
     for key, coeff in observable:
         flip = tuple(q for q, l in key if l in "XY")
@@ -88,7 +92,7 @@ def expectation(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits:
     if B * len(groups) * state.shape[-1] <= _GATHERED_MAX:
         index, weights = _gathered(groups, num_qubits, state.dtype, state.device)
         flipped = state.index_select(-1, index).view(B, len(groups), -1)
-        t = torch.einsum("bgn,gn->bn", flipped, weights)
+        t = (flipped * weights).sum(1)  # sum_g conj(D_g[j]) psi[j ^ x_g]
         return torch.linalg.vecdot(t, state).real
     return _Expectation.apply(state, groups, num_qubits)
 

@@ -34,7 +34,7 @@ from qdiff.sim.fusion import Merged, Single, chunks, segments, single_qubit_matr
 from qdiff.sim.kernels import MonomialPlan, apply_diagonal, apply_monomial, prefers_batch_last, split_shape
 from qdiff.sim.dense import fast_per_row
 from qdiff.sim.kernels import apply_dense as _kernel_dense
-from qdiff.sim.layout import _SMALL
+from qdiff.sim.layout import _SMALL, _is_contiguous
 from qdiff.sim.monomial_rotation import MonomialRotation, rotate, rotate_keeping
 from qdiff.sim.program import RotationTable, TorchProgram, _unit_phases
 
@@ -82,7 +82,7 @@ def apply_dense(state: torch.Tensor, matrix: torch.Tensor, qubits: tuple[int, ..
     kernel's gather-GEMM-gather route for the 8 x 8 .. 32 x 32 blocks of a chunk."""
     B, N = state.shape
     if 16 <= (1 << qubits[0]) < 256 and B * N > _SMALL and state.is_contiguous() and \
-            (matrix.dim() == 2 or matrix.shape[0] == 1) and qubits[-1] - qubits[0] == len(qubits) - 1:
+            (matrix.dim() == 2 or matrix.shape[0] == 1) and _is_contiguous(qubits):
         d, R = matrix.shape[-1], 1 << qubits[0]
         L = N // (d * R)
         m = matrix if matrix.dim() == 2 else matrix[0]
@@ -265,7 +265,8 @@ class TorchPlan:
             pool = self.pool_fixed.expand(B, -1, -1, -1)
             if len(self.rot_slots):
                 phases = _unit_phases(-angles[:, self.rot_slots][..., None] * self.rot_lams)  # (B, S, 2)
-                rot = torch.einsum("bse,seij->bsij", phases, self.rot_projs)
+                S = phases.shape[1]  # sum_e phase_e P_e, one batched (1 x 2) @ (2 x 4) per rotation
+                rot = torch.matmul(phases.unsqueeze(-2), self.rot_projs.view(S, 2, 4)).view(B, S, 2, 2)
                 pool = torch.cat([pool, rot], dim=1)
             taken = pool[:, self.run_table]  # (B, R, L, 2, 2)
             u = taken[:, :, 0]
@@ -362,7 +363,7 @@ def cross(lam: torch.Tensor, psi: torch.Tensor, kind: str, qubits: tuple[int, ..
             others = [0] + others
         red = view.sum(dim=others) if others else view
         return red.reshape((B, d) if per_sample else (d,))
-    if all(b == a + 1 for a, b in zip(qubits, qubits[1:])):
+    if _is_contiguous(qubits):
         R = 1 << qubits[0]
         L = (1 << n) // (d * R)
         if R == 1:
