@@ -66,9 +66,9 @@ def _inverse_fixed(plan: TorchPlan) -> list[Operator | None]:
 
 
 _SLICE = 1 << 16
-"""Amplitudes of the ``(2B, 2**n)`` pair (over all its rows) the in-place sweep moves at a time
-(1 MiB of complex128): big enough that the per-slice torch calls cost little, small enough that
-slice temporaries stay far below a state from ``n = 17`` on."""
+"""Amplitudes of each part (the state; ``psi`` and ``lambda`` in the sweep, over their rows) that the
+in-place passes move at a time (1 MiB of complex128): big enough that the per-slice torch calls
+cost little, small enough that slice temporaries stay far below a state from ``n = 17`` on."""
 
 _IN_PLACE_MIN = 1 << 17
 """Amplitudes (over all rows) from which the forward and the sweep work in place, slice by slice."""
@@ -96,7 +96,9 @@ def _in_slices(parts: tuple[torch.Tensor, ...], qubits: tuple[int, ...], n: int,
     least 4 slices.
     """
     rows, N = sum(p.shape[0] for p in parts), parts[0].shape[1]
-    bits = max(_SLICE // rows, 1).bit_length() - 1  # amplitudes per row per slice: 2**bits
+    # amplitudes per row per slice: 2**bits, so that each part's slice holds _SLICE amplitudes
+    # (copies of smaller ones run on one thread: torch's grain is 2**15 elements)
+    bits = max(_SLICE // max(p.shape[0] for p in parts), 1).bit_length() - 1
     lo, hi = qubits[0], qubits[-1]
     m = max(hi + 1, bits)  # runs of 2**m consecutive amplitudes
     w = 1 << max(0, min(lo, bits - (n - lo)))  # or columns: (2**(n - lo)) * w amplitudes a row

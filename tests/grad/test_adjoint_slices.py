@@ -30,7 +30,7 @@ def _mixed(n: int = 8) -> Circuit:
     return c
 
 
-@pytest.mark.parametrize("slice_size", [1 << 4, 1 << 7])
+@pytest.mark.parametrize("slice_size", [1 << 4, 1 << 6])
 @pytest.mark.parametrize("batch", [(), (3,)], ids=["shared", "per_sample"])
 def test_sliced_sweep_equals_backprop(monkeypatch, slice_size, batch):
     calls = []
