@@ -43,9 +43,9 @@ core count) times swing by several x: rerun on a quiet machine before reading mu
 - batch-256: one qdiff call on 256 parameter sets + `energy.sum().backward()` against a loop of
   256 single calls (ratio <= 1/10 means at least 10x the throughput).
 - adjoint-memory: peak RSS over the starting RSS of one adjoint energy + gradient, fresh process
-  per point, large blocks mmapped so freed memory leaves the RSS; peak = a * state + c fitted on
-  n = 19 and 20 at the same depth, target a <= 4 state vectors (c, the constant, and the n = 10
-  figure are listed in the case).
+  per point, large blocks mmapped so freed memory leaves the RSS; bound = 4 state vectors + the
+  same measurement at n = 10 (the constant); an info row fits peak = a * state + c on n = 19 and
+  20 (a: state vectors proper).
 - Correctness: before any timing, qdiff and every peer agree to atol = rtol = 1e-8 on the energy
   (loss) and the full gradient at the smallest n of each workload (conventions: Qulacs' rotations
   are exp(+i a P/2), so angles enter negated; PennyLane's probabilities are big-endian, so the
