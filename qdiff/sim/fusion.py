@@ -176,14 +176,17 @@ def _signature(step: Step) -> tuple:
 
 
 def chunk_qubits(num_qubits: int, batch: int, angle_batch: int) -> int:
-    """Largest chunk (in qubits) for a layer: 4 (16 x 16 blocks), fewer for large operator batches.
+    """Largest chunk (in qubits) for a layer: 5 up to 12 qubits, else 4; fewer for large operator
+    batches.
 
-    Measured on 2 cores: at n = 8 (overhead-bound) chunks of 4 beat 2, 3, 5 and 8 (a 256 x 256
-    block costs more to build and to differentiate than it saves in calls); at n = 20 a 16 x 16
-    block costs about 1.5 state copies and chunks of 4 beat 3 and 5. ``angle_batch * 4**k``
+    Measured on 2 cores: at n = 8 (overhead-bound) chunks of 4 beat 2, 3 and 8 (a 256 x 256 block
+    costs more to build and to differentiate than it saves in calls; 5 cuts the same two chunks of
+    4); at n = 9 and 10, 5 gives two chunks a layer where 4 gives three (the Born machine's step
+    -11%, the 4-layer n = 10 gradient -8%, interleaved runs); at n = 12-16 they tie; at n = 20 a
+    16 x 16 block costs about 1.5 state copies and chunks of 4 beat 3 and 5. ``angle_batch * 4**k``
     operator entries are kept under ``2**16``.
     """
-    k = min(num_qubits, 4)
+    k = min(num_qubits, 5 if num_qubits <= 12 else 4)
     while k > 1 and angle_batch << (2 * k) > 1 << 16:
         k -= 1
     return k
