@@ -37,9 +37,29 @@ from typing import Any
 from qdiff.apps.rundir import MetricsLog
 
 
+class UsageError(Exception):
+    """Bad command-line input, reported with exit status 2 before any work (:func:`guarded`)."""
+
+
+def shots_option(text: str, minimum: int = 1, why: str = "") -> int | None:
+    """A command's ``--shots`` value: ``"exact"`` gives ``None``, anything else must be an integer
+    of at least ``minimum`` (``why`` says why, in the error); raises :class:`UsageError`."""
+    need = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    if text == "exact":
+        return None
+    try:
+        shots = int(text)
+    except ValueError:
+        raise UsageError(f"--shots must be 'exact' or {need}, got {text!r}") from None
+    if shots < minimum:
+        raise UsageError(f"--shots must be {need}{why}, got {shots}")
+    return shots
+
+
 def guarded(command: str, body: Callable[[], int], errors: tuple[type[BaseException], ...]) -> int:
     """Run a command's ``body`` and return its exit status; ``errors`` become
-    ``qdiff <command>: error: ...`` on stderr and exit status 2. Torch's thread count is restored
+    ``qdiff <command>: error: ...`` on stderr and exit status 2, a diverged training (a trainer's
+    ``FloatingPointError``) the same message and exit status 1. Torch's thread count is restored
     afterwards, whatever the body set (``--threads``) and however it ended.
     """
     import torch
@@ -50,6 +70,9 @@ def guarded(command: str, body: Callable[[], int], errors: tuple[type[BaseExcept
     except errors as exc:
         print(f"qdiff {command}: error: {exc}", file=sys.stderr)
         return 2
+    except FloatingPointError as exc:
+        print(f"qdiff {command}: error: {exc}", file=sys.stderr)
+        return 1
     finally:
         torch.set_num_threads(previous)
 

@@ -41,3 +41,29 @@ def test_ctrl_c_saves_a_checkpoint_prints_the_resume_command_and_returns_none(tm
     assert len(saves) == 1
     assert [r["step"] for r in MetricsLog(tmp_path, resume_step=100).read()] == [1, 2, 3, 4]
     assert f"interrupted at step 4; checkpoint saved: resume with --resume --out {tmp_path}" in capsys.readouterr().err
+
+
+def test_guarded_maps_usage_errors_to_2_and_divergence_to_1(capsys):
+    """Every command's entry point: listed errors exit 2, a trainer's FloatingPointError (the loss
+    became nan/inf) exits 1, both with one ``qdiff <command>: error:`` line, and torch's thread
+    count is restored whatever the body set."""
+    import torch
+
+    from qdiff.apps.loop import guarded
+
+    threads = torch.get_num_threads()
+
+    def usage() -> int:
+        torch.set_num_threads(1)
+        raise ValueError("--steps must be >= 0")
+
+    def diverged() -> int:
+        torch.set_num_threads(1)
+        raise FloatingPointError("the loss became nan at step 3")
+
+    assert guarded("demo", usage, (ValueError,)) == 2
+    assert capsys.readouterr().err.strip() == "qdiff demo: error: --steps must be >= 0"
+    assert guarded("demo", diverged, (ValueError,)) == 1
+    assert capsys.readouterr().err.strip() == "qdiff demo: error: the loss became nan at step 3"
+    assert torch.get_num_threads() == threads
+    assert guarded("demo", lambda: 0, (ValueError,)) == 0

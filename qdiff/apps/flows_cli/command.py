@@ -168,12 +168,8 @@ def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
             record["eval"] = task.quick_eval()
         return record
 
-    try:
-        finished = train_loop(step, save, log=log, out=out, total=config["steps"], initial=task.trainer.step_count,
-                              seconds=seconds, desc="flow", quiet=args.quiet, checkpoint_every=args.checkpoint_every)
-    except FloatingPointError as exc:
-        print(f"qdiff flow: error: {exc}", file=sys.stderr)
-        return 1
+    finished = train_loop(step, save, log=log, out=out, total=config["steps"], initial=task.trainer.step_count,
+                          seconds=seconds, desc="flow", quiet=args.quiet, checkpoint_every=args.checkpoint_every)
     if finished is None:
         return 130
     seconds = finished

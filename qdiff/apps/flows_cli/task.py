@@ -11,14 +11,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from qdiff.apps.loop import UsageError
 from qdiff.flows import FlowTrainer, IsingRelaxation, bits_per_dim, dequantize, estimate_free_energy, mean_nll
 from qdiff.flows.data import LEVELS, MNIST_LEVELS, load_digits, load_mnist
 from qdiff.flows.presets import IMAGES, build_model
 from qdiff.flows.targets import toy_target
-
-
-class UsageError(Exception):
-    """Bad command-line input, reported with exit status 2."""
 
 
 @dataclass

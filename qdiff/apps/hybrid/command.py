@@ -27,7 +27,7 @@ from qdiff.apps.hybrid.data import NoisyBAS, split
 from qdiff.apps.hybrid.kernels import RBFMixture, sample_mmd
 from qdiff.apps.hybrid.model import HybridBornFlow
 from qdiff.apps.hybrid.train import NLLTrainer, SampledTrainer, mean_nll
-from qdiff.apps.loop import add_run_options, guarded, train_loop
+from qdiff.apps.loop import UsageError, add_run_options, guarded, shots_option, train_loop
 from qdiff.apps.qcbm.model import BornMachine
 from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, open_run, save_checkpoint, write_json
 
@@ -35,10 +35,6 @@ RUN_KEYS = ("dataset", "depth", "entangler", "hidden", "layers", "batch", "lr", 
             "per_state", "train", "test", "compare", "born_bits", "born_lr", "seed", "backend")
 PHASES = ("hybrid", "flow_only", "born_only")
 MAX_BORN_QUBITS = 16
-
-
-class UsageError(Exception):
-    """Bad command-line input, reported with exit status 2."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -99,14 +95,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError("--train and --test must be >= 2")
     if not (args.lr > 0 and args.circuit_lr > 0 and args.born_lr > 0 and 0 < args.lr_decay <= 1):
         raise UsageError("--lr, --circuit-lr and --born-lr must be > 0 and --lr-decay in (0, 1]")
-    shots: int | None = None
-    if args.shots != "exact":
-        try:
-            shots = int(args.shots)
-        except ValueError:
-            raise UsageError(f"--shots must be 'exact' or an integer >= 2, got {args.shots!r}") from None
-        if shots < 2:
-            raise UsageError(f"--shots must be an integer >= 2 (the estimate pairs distinct samples), got {shots}")
+    shots = shots_option(args.shots, 2, " (the estimate pairs distinct samples)")
     if args.backend != "torch" and shots is None:
         raise UsageError(f"--backend {args.backend} gives circuit samples: pass --shots N for the shot-based objective")
     born_bits = args.born_bits if args.born_bits is not None else max(1, 12 // data.dim)
@@ -207,13 +196,8 @@ def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
                 record["test_nll"] = mean_nll(evaluated, x_test[:1000])
             return record
 
-        try:
-            finished = train_loop(step, save, log=log, out=out, total=steps, initial=trainer.step_count,
-                                  seconds=seconds, desc=phase, quiet=args.quiet,
-                                  checkpoint_every=args.checkpoint_every)
-        except FloatingPointError as exc:
-            print(f"qdiff hybrid: error: {exc}", file=sys.stderr)
-            return 1
+        finished = train_loop(step, save, log=log, out=out, total=steps, initial=trainer.step_count,
+                              seconds=seconds, desc=phase, quiet=args.quiet, checkpoint_every=args.checkpoint_every)
         if finished is None:
             return 130
         seconds = finished

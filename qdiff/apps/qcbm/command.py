@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from qdiff.apps.loop import add_run_options, guarded, train_loop
+from qdiff.apps.loop import UsageError, add_run_options, guarded, shots_option, train_loop
 from qdiff.apps.qcbm.circuit import born_circuit, embed_weights, entangler_for
 from qdiff.apps.qcbm.data import Distribution, dataset
 from qdiff.apps.qcbm.model import BornMachine
@@ -29,10 +29,6 @@ from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, open_run, save_c
 # the settings that define a run: a resumed run must agree on all of them
 RUN_KEYS = ("dataset", "depth", "entangler", "optimizer", "lr", "shots", "sigmas", "normalize_kernel", "seed",
             "backend", "loss", "grow")
-
-
-class UsageError(Exception):
-    """Bad command-line input, reported with exit status 2."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -78,14 +74,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"--steps must be >= 0, got {args.steps}")
     if args.eval_every < 1 or args.checkpoint_every < 1:
         raise UsageError("--eval-every and --checkpoint-every must be >= 1")
-    shots: int | None = None
-    if args.shots != "exact":
-        try:
-            shots = int(args.shots)
-        except ValueError:
-            raise UsageError(f"--shots must be 'exact' or a positive integer, got {args.shots!r}") from None
-        if shots <= 0:
-            raise UsageError(f"--shots must be a positive integer, got {shots}")
+    shots = shots_option(args.shots)
     qubits = data.num_bits if args.qubits is None else args.qubits
     if qubits != data.num_bits:
         raise UsageError(f"the data set {data.name} has {data.num_bits} bits but --qubits is {qubits}; "

@@ -12,11 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from qdiff.apps import loop, rundir
+from qdiff.apps.loop import UsageError
 from qdiff.apps.rundir import MetricsLog, RunDirError, save_checkpoint
-
-
-class UsageError(Exception):
-    """Bad command-line input, reported with exit status 2 before any work."""
 
 
 def add_run_options(p: argparse.ArgumentParser, command: str) -> None:

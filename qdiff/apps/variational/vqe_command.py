@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from qdiff.apps.ansatz import hardware_efficient
+from qdiff.apps.loop import shots_option
 from qdiff.apps.rundir import METRICS, SUMMARY, write_json
 from qdiff.apps.variational.ansatz import hva_heisenberg, hva_tfim, particle_conserving
 from qdiff.apps.variational.chemistry import molecule
@@ -76,18 +77,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _shots(text: str) -> int | None:
-    if text == "exact":
-        return None
-    try:
-        shots = int(text)
-    except ValueError:
-        raise UsageError(f"--shots must be 'exact' or a positive integer, got {text!r}") from None
-    if shots <= 0:
-        raise UsageError(f"--shots must be a positive integer, got {shots}")
-    return shots
-
-
 def _config(args: argparse.Namespace) -> dict[str, Any]:
     check_run_options(args)
     molecular = args.model in ("h2", "lih")
@@ -115,7 +104,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"--ansatz {ansatz} is for molecules; use hva or hea for spin models")
     if args.layers is not None and args.layers < 1:
         raise UsageError(f"--layers must be >= 1, got {args.layers}")
-    shots = _shots(args.shots)
+    shots = shots_option(args.shots)
     optimizer = args.optimizer or ("adam" if shots is not None or args.backend != "torch" else "lbfgs")
     if optimizer == "lbfgs" and (shots is not None or args.backend != "torch"):
         raise UsageError("L-BFGS needs exact gradients: use --optimizer adam with --shots or a Qiskit backend")
@@ -172,13 +161,9 @@ def build_problem(config: dict[str, Any]) -> tuple[PauliSum, Circuit, GroundStat
 
 
 def _backend(name: str, shots: int | None, seed: int) -> object | None:
-    from qdiff.apps.qcbm.command import UsageError as QcbmUsage
-    from qdiff.apps.qcbm.command import make_backend
+    from qdiff.apps.qcbm.command import make_backend  # its UsageError is the commands' shared one
 
-    try:
-        return make_backend(name, shots, seed)
-    except QcbmUsage as exc:
-        raise UsageError(str(exc)) from None
+    return make_backend(name, shots, seed)
 
 
 def _run(args: argparse.Namespace) -> int:
