@@ -45,26 +45,6 @@ from qdiff.sim.plan_vjp import angle_gradient
 from qdiff.sim.program import TorchProgram
 
 
-def _inverse_fixed(plan: TorchPlan) -> list[Operator | None]:
-    """Inverse of every fixed block (cached on the plan): conjugate transpose, conjugate
-    diagonal, inverse monomial; ``None`` for rotating blocks."""
-    cache = plan.__dict__.get("_inverse_fixed")
-    if cache is None:
-        cache = []
-        for block in plan.blocks:
-            op = block.fixed
-            if op is None:
-                cache.append(None)
-            elif isinstance(op, MonomialPlan):
-                cache.append(op.inverse())
-            elif block.kind == "diagonal":
-                cache.append(op.conj())
-            else:
-                cache.append(op.conj().mT.contiguous())
-        plan.__dict__["_inverse_fixed"] = cache
-    return cache
-
-
 _SLICE = 1 << 16
 """Amplitudes of each part (the state; ``psi`` and ``lambda`` in the sweep, over their rows) that the
 in-place passes move at a time (1 MiB of complex128): big enough that the per-slice torch calls
@@ -76,6 +56,12 @@ _IN_PLACE_MIN = 1 << 17
 _IN_PLACE_MIN_ROW = 1 << 12
 """...and amplitudes per row: a batch of small states (1024 rows at n = 8) runs out of place, 2.2x
 faster (measured: slices of 64 amplitudes a row re-embed per-row operators for every slice)."""
+
+
+_KEEP_MAX = 1 << 20
+"""Most amplitudes (over all rows and blocks) of the states the forward pass keeps for the sweep
+(16 MiB of complex128): small circuits keep every block's output instead of uncomputing it, so
+the sweep moves only ``lambda`` (see :meth:`AdjointState._sweep_kept`)."""
 
 
 def _in_place(rows: int, amplitudes: int) -> bool:
@@ -178,18 +164,23 @@ class AdjointState(torch.autograd.Function):
     """``(angles (B, A), initial (B, 2**n)) -> final state (B, 2**n)`` with an adjoint backward."""
 
     @staticmethod
-    def forward(ctx, angles: torch.Tensor, initial: torch.Tensor, program: TorchProgram) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, angles: torch.Tensor, initial: torch.Tensor, program: TorchProgram,  # type: ignore[override]
+                keep: bool) -> torch.Tensor:
         plan = program.plan(initial.shape[0], angles.shape[0])
         with torch.no_grad():
             built = plan.build(angles if angles.shape[1] else None)
             run_angles = angles if angles.shape[1] else None
+            kept: list[torch.Tensor] | None = None
             if _in_place(*initial.shape) and not plan.batch_last(initial, run_angles):
                 # one working copy of the initial state, updated in place a slice at a time
                 final = _run_in_place(plan, initial.clone(memory_format=torch.contiguous_format), run_angles, built)
+            elif keep and initial.numel() * len(plan.blocks) <= _KEEP_MAX and not plan.batch_last(initial, run_angles):
+                kept = []  # every block's output, for a sweep that moves lambda alone
+                final = program.run(initial, angles, built=built, keep=kept)
             else:
                 final = program.run(initial, angles, built=built)
         ctx.save_for_backward(angles, final)
-        ctx.program, ctx.plan, ctx.built = program, plan, built
+        ctx.program, ctx.plan, ctx.built, ctx.kept = program, plan, built, kept
         return final
 
     @staticmethod
@@ -201,13 +192,12 @@ class AdjointState(torch.autograd.Function):
         return AdjointState._sweep(ctx, grad_state)
 
     @staticmethod
-    def _sweep_small(plan: TorchPlan, ops: list, inverse_fixed: list, pair: torch.Tensor, B: int, n: int,
+    def _sweep_small(plan: TorchPlan, ops: list, inverses: list, pair: torch.Tensor, B: int, n: int,
                      per_sample: bool, want_angles: bool) -> dict:
         """The sweep on a small pair, out of place; the final pair is returned under key ``-1``."""
         crosses: dict[int, torch.Tensor] = {}
         for b in range(len(plan.blocks) - 1, -1, -1):
             block = plan.blocks[b]
-            inverse = inverse_fixed[b]
             if block.kind == "pauli":  # one monomial call gives M psi_out (for y) and the inverse
                 rotation = ops[b].inverse()
                 lam_out = pair[B:]
@@ -215,16 +205,34 @@ class AdjointState(torch.autograd.Function):
                 if want_angles:  # y = sum lambda_out conj(M psi_out)
                     crosses[b] = pauli_cross(lam_out, moved[:B], per_sample)
                 continue
-            if inverse is None:
-                if want_angles:  # Y = lambda_out psi_out^H on the block's qubits
-                    crosses[b] = cross(pair[B:], pair[:B], block.kind, block.qubits, n, per_sample)
-                op = ops[b]
-                inverse = op.conj() if block.kind == "diagonal" else op.conj().mT
-                if per_sample:
-                    inverse = torch.cat([inverse, inverse])
-            pair = apply_block(pair, block.kind, inverse, block.qubits, n)
+            if want_angles and block.fixed is None:  # Y = lambda_out psi_out^H on the block's qubits
+                crosses[b] = cross(pair[B:], pair[:B], block.kind, block.qubits, n, per_sample)
+            pair = apply_block(pair, block.kind, inverses[b], block.qubits, n)
         crosses[-1] = pair
         return crosses
+
+    @staticmethod
+    def _sweep_kept(plan: TorchPlan, ops: list, inverses: list, kept: list[torch.Tensor], lam: torch.Tensor,
+                    n: int, per_sample: bool, want_angles: bool) -> tuple[dict, torch.Tensor]:
+        """The sweep with every block's output ``kept`` by the forward pass: only ``lam`` moves back,
+        each block's cross matrix pairs it with the kept output. Returns the crosses and the
+        initial state's cotangent."""
+        crosses: dict[int, torch.Tensor] = {}
+        for b in range(len(plan.blocks) - 1, -1, -1):
+            block = plan.blocks[b]
+            psi_out = kept[b]
+            if block.kind == "pauli":  # one monomial call on (psi_out, lambda) gives M psi_out and the inverse
+                rotation = ops[b].inverse()
+                B = lam.shape[0]
+                pair, moved = rotate_block(torch.cat([psi_out, lam]), rotation.repeat(2) if per_sample else rotation)
+                if want_angles:  # y = sum lambda_out conj(M psi_out)
+                    crosses[b] = pauli_cross(lam, moved[:B], per_sample)
+                lam = pair[B:]
+                continue
+            if want_angles and block.fixed is None:  # Y = lambda_out psi_out^H on the block's qubits
+                crosses[b] = cross(lam, psi_out, block.kind, block.qubits, n, per_sample)
+            lam = apply_block(lam, block.kind, inverses[b], block.qubits, n)
+        return crosses, lam
 
     @staticmethod
     def _sweep(ctx, grad_state: torch.Tensor) -> tuple:  # type: ignore[no-untyped-def]
@@ -237,14 +245,21 @@ class AdjointState(torch.autograd.Function):
         n = plan.num_qubits
         want_angles = ctx.needs_input_grad[0] and angles.shape[1] > 0
         ops = plan.operators(None, built)
-        inverse_fixed = _inverse_fixed(plan)
+        kept = ctx.kept
+        inverses = plan.inverse_operators(built, 2 if per_sample and kept is None else 1)
         in_place = _in_place(B, N)
-        if not in_place:  # small states: the stacked pair, one out-of-place kernel call per block
+        if kept is not None:
+            del final
+            lam = grad_state.to(kept[-1].dtype)
+            if program.program.global_phase:
+                lam = lam * complex(np.exp(-1j * program.program.global_phase))
+            crosses, lam = AdjointState._sweep_kept(plan, ops, inverses, kept, lam, n, per_sample, want_angles)
+        elif not in_place:  # small states: the stacked pair, one out-of-place kernel call per block
             pair = torch.cat([final, grad_state.to(final.dtype)])
             del final, grad_state
             if program.program.global_phase:
                 pair = pair * complex(np.exp(-1j * program.program.global_phase))
-            crosses = AdjointState._sweep_small(plan, ops, inverse_fixed, pair, B, n, per_sample, want_angles)
+            crosses = AdjointState._sweep_small(plan, ops, inverses, pair, B, n, per_sample, want_angles)
             lam = crosses.pop(-1)[B:]  # the initial state's gradient
         else:
             # psi and lambda updated in place: psi in the final state's own memory when nothing else
@@ -261,18 +276,13 @@ class AdjointState(torch.autograd.Function):
             crosses: dict[int, torch.Tensor] = {}
             for b in range(len(plan.blocks) - 1, -1, -1):
                 block = plan.blocks[b]
-                inverse = inverse_fixed[b]
+                inverse = inverses[b]
                 kind, qubits = block.kind, block.qubits
                 if kind == "pauli":  # one monomial call gives M psi_out (for y) and the inverse
                     rotation = ops[b].inverse()
                     if per_sample:
                         rotation = rotation.repeat(2)
-                elif inverse is None:
-                    op = ops[b]
-                    inverse = op.conj() if kind == "diagonal" else op.conj().mT
-                    if per_sample:
-                        inverse = torch.cat([inverse, inverse])
-                need_cross = want_angles and (kind == "pauli" or inverse_fixed[b] is None)
+                need_cross = want_angles and block.fixed is None
                 parts: list[torch.Tensor] = []
 
                 def step(sub: torch.Tensor, q: tuple[int, ...], m: int, shift: int) -> torch.Tensor:
@@ -294,7 +304,7 @@ class AdjointState(torch.autograd.Function):
             grad_angles = torch.zeros_like(angles)
             if crosses:
                 grad_angles = angle_gradient(plan, built, crosses, per_sample, angles.shape[1]).to(angles.dtype)
-        return grad_angles, (lam if ctx.needs_input_grad[1] else None), None
+        return grad_angles, (lam if ctx.needs_input_grad[1] else None), None, None
 
 
 def adjoint(program: TorchProgram, angles: torch.Tensor | None, initial_state: torch.Tensor,
@@ -302,7 +312,9 @@ def adjoint(program: TorchProgram, angles: torch.Tensor | None, initial_state: t
     """Adjoint engine: the final state from :class:`AdjointState`, then ``output`` by autograd."""
     if angles is None:
         angles = torch.zeros(1, 0, dtype=initial_state.real.dtype, device=initial_state.device)
-    final = AdjointState.apply(angles, initial_state, program)
+    # a backward may follow: small circuits keep every block's output for it (see _KEEP_MAX)
+    keep = torch.is_grad_enabled() and (angles.requires_grad or initial_state.requires_grad)
+    final = AdjointState.apply(angles, initial_state, program, keep)
     del initial_state  # freed here unless the caller holds it (execute hands over its only reference)
     out = output(final)
     if final.grad_fn is not None and isinstance(out, torch.Tensor) and \

@@ -61,13 +61,15 @@ def apply_dense(state: torch.Tensor, matrix: torch.Tensor, qubits: Sequence[int]
     batched = matrix.dim() == 3
     R = 1 << qubits[0]
     L = N // (d * R)
-    if B * N <= _SMALL:  # the fewest torch calls
+    if B * N <= _SMALL:  # the fewest torch calls (BLAS takes transposed operands as they are)
         if R == 1:  # partners are adjacent: rows of d amplitudes times M^T
             if batched:
                 return torch.bmm(state.view(B, L, d), matrix.mT).view(B, N)
-            return torch.mm(state.view(B * L, d), matrix.mT.contiguous()).view(B, N)
+            return torch.mm(state.view(B * L, d), matrix.mT).view(B, N)
         if batched:
             return torch.matmul(matrix[:, None], state.view(B, L, d, R)).view(B, N)
+        if B * L == 1:  # one (d, R) product: mm costs half of a bmm of one
+            return torch.mm(matrix, state.view(d, R)).view(B, N)
         return torch.bmm(matrix.expand(B * L, d, d), state.view(B * L, d, R)).view(B, N)
     if d * R <= _REAL_EMBED_MAX:
         return _dense_embedded_real(state, matrix, d, R, min(max(d * R, _EMBED_BLOCK), N))

@@ -25,6 +25,7 @@ engine walks the blocks backwards and needs each rotating block's cross matrix
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -145,7 +146,7 @@ class TorchPlan:
                 key = (seg.qubits, id(seg.perm), id(seg.phases))
                 diagonal = bool(np.array_equal(seg.perm, np.arange(len(seg.perm))))
                 if key not in shared:  # a diagonal (cz, ccz, ...) is one multiply, not a gather and a multiply
-                    shared[key] = torch.as_tensor(seg.phases, dtype=dtype, device=device) if diagonal \
+                    shared[key] = torch.tensor(seg.phases, dtype=dtype, device=device) if diagonal \
                         else MonomialPlan(seg.perm, seg.phases, seg.qubits, n)
                 self._add(Block("diagonal" if diagonal else "monomial", seg.qubits, shared[key], seg.steps))
             elif isinstance(seg, Single):
@@ -306,11 +307,52 @@ class TorchPlan:
             ops[b] = MonomialRotation(m, ops[b])
         return ops
 
+    @cached_property
+    def fixed_inverses(self) -> list[Operator | None]:
+        """The inverse of every fixed block (conjugate transpose, conjugate diagonal, inverse
+        monomial); ``None`` for rotating blocks."""
+        out: list[Operator | None] = []
+        for block in self.blocks:
+            op = block.fixed
+            if op is None:
+                out.append(None)
+            elif isinstance(op, MonomialPlan):
+                out.append(op.inverse())
+            elif block.kind == "diagonal":
+                out.append(op.conj().resolve_conj())
+            else:
+                out.append(op.mH.resolve_conj().contiguous())
+        return out
+
+    def inverse_operators(self, built: Built, repeat: int = 1) -> list[Operator | None]:
+        """Every block's inverse for the operators ``built``: the rotating ones conjugated (and
+        transposed) a whole built base at a time, each base's batch axis repeated ``repeat`` times
+        (the adjoint sweep's stacked pair with per-row operators); ``None`` for ``"pauli"`` blocks
+        (:meth:`MonomialRotation.inverse` instead)."""
+        out = list(self.fixed_inverses)
+        for base, members, key in built.bases:
+            if key[1][0] == "pauli":
+                continue
+            if base.dim() == 4:  # (B, G, d, d): materialised conjugate transposes
+                inverse = base.mH.resolve_conj()
+            else:
+                inverse = base.conj().resolve_conj()
+            if base.shape[0] > 1 and repeat > 1:
+                inverse = inverse.repeat((repeat,) + (1,) * (inverse.dim() - 1))
+            views = inverse[0].unbind(0) if base.shape[0] == 1 else inverse.unbind(1)
+            for b, v in zip(members, views):
+                out[b] = v
+        for b in self.involutions:
+            out[b] = None
+        return out
+
     # -------------------------------------------------------------------------------- running
 
-    def run(self, state: torch.Tensor, angles: torch.Tensor | None, built: Built | None = None) -> torch.Tensor:
+    def run(self, state: torch.Tensor, angles: torch.Tensor | None, built: Built | None = None,
+            keep: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Apply every block to ``state`` ``(B, 2**n)``; ``angles`` ``(B or 1, num_slots)`` or
-        ``None``; ``built``: the operators if already built for these angles."""
+        ``None``; ``built``: the operators if already built for these angles; ``keep``: a list
+        that receives the state after every block (before the global phase)."""
         n = self.num_qubits
         ops = self.operators(angles, built)
         batch_last = self.batch_last(state, angles)
@@ -318,6 +360,8 @@ class TorchPlan:
             state = state.T.contiguous().T
         for block, op in zip(self.blocks, ops):
             state = apply_block(state, block.kind, op, block.qubits, n)
+            if keep is not None:
+                keep.append(state)
         if self.global_phase is not None:
             state = state * self.global_phase
         return state.contiguous() if batch_last else state
@@ -366,10 +410,10 @@ def cross(lam: torch.Tensor, psi: torch.Tensor, kind: str, qubits: tuple[int, ..
     if _is_contiguous(qubits):
         R = 1 << qubits[0]
         L = (1 << n) // (d * R)
-        if R == 1:
+        if R == 1:  # X = (psi^H lam)^T: BLAS conjugates psi^H as it reads it
             if per_sample:
-                return lam.reshape(B, L, d).mT @ psi.reshape(B, L, d).conj()
-            return lam.reshape(B * L, d).mT @ psi.reshape(B * L, d).conj()
+                return (psi.reshape(B, L, d).mH @ lam.reshape(B, L, d)).mT
+            return (psi.reshape(B * L, d).mH @ lam.reshape(B * L, d)).mT
         if L == 1 and not per_sample and B == 1:
             return lam.reshape(d, R) @ psi.reshape(d, R).mH
         lam4, psi4 = lam.reshape(B, L, d, R), psi.reshape(B, L, d, R)

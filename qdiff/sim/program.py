@@ -390,16 +390,18 @@ class TorchProgram:
             self._plans[k] = TorchPlan(self, k)
         return self._plans[k]
 
-    def run(self, state: torch.Tensor, angles: torch.Tensor | None, *, built: object | None = None) -> torch.Tensor:
+    def run(self, state: torch.Tensor, angles: torch.Tensor | None, *, built: object | None = None,
+            keep: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Apply the circuit to ``state`` ``(B, 2**n)``; ``angles`` is ``(B or 1, num_slots)``.
 
         Runs the fused plan; large batches run batch-last (see :mod:`qdiff.sim.kernels`); the
         result is contiguous. ``built``: the plan's operators when the caller built them already
-        (:meth:`qdiff.sim.plan.TorchPlan.build` of ``self.plan(B, angle batch)``).
+        (:meth:`qdiff.sim.plan.TorchPlan.build` of ``self.plan(B, angle batch)``); ``keep``: a list
+        that receives the state after every block (:meth:`qdiff.sim.plan.TorchPlan.run`).
         """
         if angles is not None and angles.shape[1] == 0:
             angles = None
-        return self.plan(state.shape[0], 1 if angles is None else angles.shape[0]).run(state, angles, built)
+        return self.plan(state.shape[0], 1 if angles is None else angles.shape[0]).run(state, angles, built, keep)
 
     def run_steps(self, state: torch.Tensor, angles: torch.Tensor | None) -> torch.Tensor:
         """As :meth:`run`, one kernel call per compiled step (no fusion)."""

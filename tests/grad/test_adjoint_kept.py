@@ -1,0 +1,75 @@
+"""Small circuits keep every block's output in the adjoint forward (``_KEEP_MAX``), so the sweep
+moves only the cotangent (``AdjointState._sweep_kept``); without it, the stacked pair is uncomputed
+(``_sweep_small``). Both give backprop's gradients, of the angles and of the initial state, and a
+counter proves which sweep ran."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import torch
+
+import qdiff
+from qdiff import X, Y, Z
+
+from .test_adjoint_slices import _mixed
+
+adjoint_module = importlib.import_module("qdiff.grad.adjoint")
+AdjointState = adjoint_module.AdjointState
+
+
+def _count_sweeps(monkeypatch) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    counts = {"kept": 0, "pair": 0}
+    for name, key in (("_sweep_kept", "kept"), ("_sweep_small", "pair")):
+        original = getattr(AdjointState, name)
+
+        def counting(*args, _original=original, _key=key):  # type: ignore[no-untyped-def]
+            counts[_key] += 1
+            return _original(*args)
+
+        monkeypatch.setattr(AdjointState, name, staticmethod(counting))
+    return counts
+
+
+@pytest.mark.parametrize("keep_max", [1 << 20, 0], ids=["kept", "pair"])
+@pytest.mark.parametrize("batch", [(), (3,)], ids=["shared", "per_sample"])
+def test_small_sweeps_equal_backprop(monkeypatch, keep_max, batch):
+    monkeypatch.setattr(adjoint_module, "_KEEP_MAX", keep_max)
+    counts = _count_sweeps(monkeypatch)
+    c = _mixed(8)  # chunks, CX chains, a global phase, dense and Pauli rotations
+    obs = [X(0) @ Y(3) + Z(7), Z(1) @ Z(2) - 0.5 * X(6)]
+    psi0 = torch.randn(1 << 8, dtype=torch.complex128, generator=torch.Generator().manual_seed(4))
+    grads = {}
+    for method in ("adjoint", "backprop"):
+        v = (2 * torch.rand(batch + (c.num_parameters,), generator=torch.Generator().manual_seed(1),
+                            dtype=torch.float64) - 1).requires_grad_(True)
+        s = (psi0 / psi0.norm()).requires_grad_(True)
+        out = qdiff.expval(c, obs, v, method=method, initial_state=s)
+        weights = torch.rand(out.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+        (out * weights).sum().backward()
+        grads[method] = (v.grad, s.grad)
+    assert counts == ({"kept": 1, "pair": 0} if keep_max else {"kept": 0, "pair": 1})
+    for got, want in zip(grads["adjoint"], grads["backprop"]):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_no_states_kept_without_a_backward(monkeypatch):
+    """A forward under ``no_grad`` (or with nothing to differentiate) keeps nothing."""
+    c = _mixed(8)
+    v = torch.linspace(-1, 1, c.num_parameters, dtype=torch.float64)
+    seen = []
+    original = AdjointState.forward
+
+    def spy(ctx, *args):  # type: ignore[no-untyped-def]
+        out = original(ctx, *args)
+        seen.append(ctx.kept)
+        return out
+
+    monkeypatch.setattr(AdjointState, "forward", staticmethod(spy))
+    qdiff.expval(c, Z(0), v, method="adjoint")
+    with torch.no_grad():
+        qdiff.expval(c, Z(0), v.clone().requires_grad_(True), method="adjoint")
+    out = qdiff.expval(c, Z(0), v.clone().requires_grad_(True), method="adjoint")
+    assert seen[:2] == [None, None] and isinstance(seen[2], list) and len(seen[2]) > 3
+    out.backward()
