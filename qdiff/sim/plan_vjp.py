@@ -29,36 +29,31 @@ from qdiff.sim.plan import Built, TorchPlan
 
 
 @lru_cache(maxsize=64)
-def _trace_selector(k: int, diagonal: bool, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``S`` with ``Y.flatten() @ S`` = the partial traces of ``Y`` onto each of ``k`` qubits.
-
-    Dense: ``(d*d, k*4)``, entry ``((r, c), (j, a, b))`` is 1 where bit ``j`` of ``r`` is ``a``, of
-    ``c`` is ``b``, and all other bits of ``r`` and ``c`` agree. Diagonal: ``(d, k*2)``, 1 where
-    bit ``j`` of ``r`` is ``a``.
-    """
+def _trace_index(k: int, diagonal: bool, device: torch.device) -> torch.Tensor:
+    """Where the partial traces of a ``d x d`` matrix (``d = 2**k``) onto each of its ``k`` qubits
+    read it: entry ``(j, a, b, m)`` of the ``(k, 2, 2, d/2)`` result (dense; ``(k, 2, d/2)`` and
+    ``b = a`` for a diagonal) is the flat index ``r * d + c`` (``r`` for a diagonal), where ``r``
+    and ``c`` put bit ``a``, resp. ``b``, at position ``j`` among the other bits ``m``."""
     d = 1 << k
-    r = np.arange(d)
-    if diagonal:
-        sel = np.zeros((d, k, 2))
-        for j in range(k):
-            sel[r, j, (r >> j) & 1] = 1
-        return torch.as_tensor(sel.reshape(d, 2 * k), dtype=dtype, device=device)
-    sel = np.zeros((d, d, k, 2, 2))
-    rr, cc = np.meshgrid(r, r, indexing="ij")
+    m = np.arange(d >> 1)
+    out = np.zeros((k, 2, 2, d >> 1), dtype=np.int64)
     for j in range(k):
-        same = ((rr ^ cc) & ~(1 << j)) == 0
-        sel[rr[same], cc[same], j, (rr[same] >> j) & 1, (cc[same] >> j) & 1] = 1
-    return torch.as_tensor(sel.reshape(d * d, 4 * k), dtype=dtype, device=device)
+        low, high = m & ((1 << j) - 1), (m >> j) << (j + 1)
+        for a in range(2):
+            for b in range(2):
+                r, c = high | (a << j) | low, high | (b << j) | low
+                out[j, a, b] = r if diagonal else r * d + c
+    return torch.as_tensor(out[:, :, 0] if diagonal else out, device=device).reshape(-1)
 
 
 def _partial_traces(y: torch.Tensor, k: int, diagonal: bool) -> torch.Tensor:
     """``(Bg, G, d, d)`` (or diagonals ``(Bg, G, d)``) -> ``(Bg, G, k, 2, 2)`` reduced onto each qubit,
-    lowest qubit first (the local index of ``y`` is ``sum_j bit_j 2**j``), in one matmul."""
+    lowest qubit first (the local index of ``y`` is ``sum_j bit_j 2**j``): one gather, one sum."""
     Bg, G = y.shape[:2]
-    sel = _trace_selector(k, diagonal, y.dtype, y.device)
+    taken = y.reshape(Bg, G, -1).index_select(2, _trace_index(k, diagonal, y.device))
     if diagonal:
-        return torch.diag_embed((y @ sel).view(Bg, G, k, 2))
-    return (y.reshape(Bg, G, -1) @ sel).view(Bg, G, k, 2, 2)
+        return torch.diag_embed(taken.view(Bg, G, k, 2, -1).sum(-1))
+    return taken.view(Bg, G, k, 2, 2, -1).sum(-1)
 
 
 def angle_gradient(plan: TorchPlan, built: Built, crosses: dict[int, torch.Tensor], per_sample: bool,
@@ -86,13 +81,14 @@ def angle_gradient(plan: TorchPlan, built: Built, crosses: dict[int, torch.Tenso
             run_parts.append(_partial_traces(y, k, diagonal).flatten(1, 2))
     if run_parts:
         y = torch.cat(run_parts, dim=1)[:, plan.run_order]  # (Bg, R, 2, 2), after each run
-        gen = plan.run_gen
+        gen = plan.run_gen  # (R, L, 2, 2)
         L = gen.shape[1]
-        parts = [torch.empty(0)] * L
-        for pos in range(L - 1, -1, -1):
-            parts[pos] = (y.conj() * gen[:, pos]).real.sum((-2, -1))  # (Bg, R)
-            if pos:
-                t = taken[:, :, pos]
-                y = t.mH @ y @ t
-        grad.index_add_(1, plan.run_slots, torch.stack(parts, dim=2).reshape(Bg, -1))
+        after = [y] * L  # the cross matrix right after each run position
+        for pos in range(L - 1, 0, -1):
+            t = taken[:, :, pos]
+            after[pos - 1] = t.mH @ after[pos] @ t
+        y = torch.stack(after, dim=2) if L > 1 else y[:, :, None]  # (Bg, R, L, 2, 2)
+        # Re tr(Y^H (-i G)) = sum Re(conj(Y) * (-i G)): real and imaginary parts multiplied pairwise
+        parts = (torch.view_as_real(y) * torch.view_as_real(gen)).sum((-3, -2, -1))  # (Bg, R, L)
+        grad.index_add_(1, plan.run_slots, parts.reshape(Bg, -1))
     return grad
