@@ -31,6 +31,7 @@ from qdiff.grad import get_engine
 from qdiff.ir.circuit import Circuit
 from qdiff.ir.observables import PauliSum, observables_for
 from qdiff.ir.parameters import ParameterVector, expand_parameter_mapping
+from qdiff.sim.born_rule import probabilities
 from qdiff.sim.memory import check_state_fits
 from qdiff.sim.pauli import apply_pauli_sum, expectation, group_terms
 from qdiff.sim.program import TorchProgram, compile_circuit
@@ -252,7 +253,7 @@ def probs(circuit: Circuit, values: Values = None, *, qubits: Sequence[int] | No
     n = circuit.num_qubits
 
     def output(s: torch.Tensor) -> torch.Tensor:
-        return _marginal(s.real.square() + s.imag.square(), n, qs)
+        return _marginal(probabilities(s), n, qs)
 
     return _execute(circuit, values, output, initial_state=initial_state, dtype=dtype, device=device,
                     method=method)
@@ -299,7 +300,7 @@ def var(circuit: Circuit, observables: PauliSum | Sequence[PauliSum], values: Va
         cols = []
         for g in groups:
             o_psi = apply_pauli_sum(s, g, n)
-            cols.append((o_psi.real.square() + o_psi.imag.square()).sum(-1))
+            cols.append(probabilities(o_psi).sum(-1))
             cols.append(expectation(s, g, n))
         return torch.stack(cols, dim=-1)  # (B, 2K)
 

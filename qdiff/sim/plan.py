@@ -55,6 +55,8 @@ class Built:
 
     bases: list[tuple[torch.Tensor, list[int], tuple]]
     taken: torch.Tensor | None
+    ops: list | None = None
+    """Every block's operator (:meth:`TorchPlan.operators`), filled on first use."""
 
 
 @dataclass(frozen=True)
@@ -296,15 +298,18 @@ class TorchPlan:
     def operators(self, angles: torch.Tensor | None, built: Built | None = None) -> list[Operator]:
         """Every block's operator: constants, and views of :meth:`build` (batch axis dropped when
         the angles are shared, ``B == 1``)."""
-        ops: list[Operator] = [b.fixed for b in self.blocks]
         if built is None:
             built = self.build(angles)
+        elif built.ops is not None:
+            return built.ops
+        ops: list[Operator] = [b.fixed for b in self.blocks]
         for base, members, _ in built.bases:
             views = base[0].unbind(0) if base.shape[0] == 1 else base.unbind(1)
             for b, v in zip(members, views):
                 ops[b] = v
         for b, m in self.involutions.items():
             ops[b] = MonomialRotation(m, ops[b])
+        built.ops = ops
         return ops
 
     @cached_property

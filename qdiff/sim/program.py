@@ -342,6 +342,9 @@ class TorchProgram:
         self._term_coeffs = torch.as_tensor(coeffs, dtype=self.real_dtype, device=device)
         # one term per slot, in slot order (the usual case): angles = values[:, cols] * coeffs + offsets
         self._one_term = len(rows) == program.num_slots and bool(np.all(rows == np.arange(len(rows))))
+        # ...and each slot is its own parameter as it is (the usual case): angles = values
+        self._identity = self._one_term and len(cols) == len(program.parameters) and \
+            bool(np.all(cols == np.arange(len(cols))) and np.all(coeffs == 1) and not np.any(program.offsets))
         self._plans: dict[int, object] = {}
 
     @cached_property
@@ -354,6 +357,8 @@ class TorchProgram:
         a gather and a multiply over the sparse terms, never a ``slots x parameters`` matrix)."""
         if values.dtype != self.real_dtype:  # as the matrix product did: the dtypes must agree
             raise TypeError(f"parameter values are {values.dtype}, the program runs in {self.real_dtype}")
+        if self._identity:
+            return values
         terms = values[..., self._term_cols] * self._term_coeffs
         if self._one_term:
             return terms + self.offsets

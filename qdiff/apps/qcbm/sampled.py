@@ -24,6 +24,7 @@ from qdiff.errors import DifferentiationError
 from qdiff.execute import prepare
 from qdiff.grad.stencils import ParamShiftStencil
 from qdiff.ir.circuit import Circuit
+from qdiff.sim.born_rule import probabilities
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def sample_shifted(circuit: Circuit, weights: torch.Tensor, shots: int, generato
         with torch.no_grad():
             initial = prep.initial.expand(angle_batch.shape[0], -1)
             state = program.run(initial, angle_batch)
-            p = (state.real.square() + state.imag.square()).clamp_min(0).double()
+            p = probabilities(state).clamp_min(0).double()
         counts = multinomial_counts(p, shots, generator)
     else:
         values = _slot_values(angle_batch, program.weights, program.offsets)

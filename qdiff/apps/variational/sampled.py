@@ -16,6 +16,7 @@ from qdiff.execute import prepare
 from qdiff.grad import get_engine
 from qdiff.ir.circuit import Circuit
 from qdiff.ir.observables import PauliKey, PauliSum
+from qdiff.sim.born_rule import probabilities
 
 
 def qubitwise_groups(hamiltonian: PauliSum) -> list[tuple[dict[int, str], list[tuple[PauliKey, float]]]]:
@@ -76,7 +77,7 @@ class SampledEnergy:
 
     def _measure(self, diag: torch.Tensor, shots: int):  # type: ignore[no-untyped-def]
         def measure(s: torch.Tensor) -> torch.Tensor:
-            p = (s.real.square() + s.imag.square()).clamp_min(0)
+            p = probabilities(s).clamp_min(0)
             draws = torch.multinomial(p, shots, replacement=True, generator=self.generator)  # (B, shots)
             freq = torch.zeros_like(p).scatter_add_(1, draws, torch.ones_like(draws, dtype=p.dtype)) / shots
             return freq @ diag.to(p.dtype)
