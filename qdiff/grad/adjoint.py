@@ -27,7 +27,8 @@ Memory, independent of depth: the saved final state and the incoming cotangent (
 during the call) and a working copy of the cotangent; ``psi`` is uncomputed in the final state's
 own memory when nothing else can read it (the output does not share it and the graph is not
 kept: see :func:`adjoint`), else in a copy. 3 states (4 for ``qdiff.state`` or a kept graph)
-plus slice-sized temporaries.
+plus slice-sized temporaries. Small circuits (every block's output within :data:`_KEEP_MAX`)
+trade that for speed: the forward keeps the outputs and the sweep moves ``lambda`` alone.
 """
 
 from __future__ import annotations
