@@ -48,3 +48,17 @@ def test_shared_parameters_chain_rule():
     angles = spec.angles(theta)
     assert np.allclose(angles[:6], -0.3) and np.allclose(angles[6:], 1.4)
     assert np.allclose(spec.chain(np.ones_like(angles)), [-6.0, 8.0])
+
+
+def test_count_ops_sees_compute_views_and_the_backward():
+    """benchmarks/count_ops.py counts aten calls of forward and backward, views apart."""
+    import torch
+
+    from benchmarks.count_ops import VIEWS, count, report
+
+    a = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, 2, dtype=torch.float64)
+    calls = count(lambda: (a.view(12).view(3, 4) @ b).sum().backward())
+    assert calls["mm"] == 2  # the product forward and its gradient with respect to a
+    assert calls["view"] >= 2 and "view" in VIEWS
+    assert report("probe", calls).startswith("probe: ")
