@@ -250,8 +250,8 @@ class AdjointState(torch.autograd.Function):
         inverses = plan.inverse_operators(built, 2 if per_sample and kept is None else 1)
         in_place = _in_place(B, N)
         if kept is not None:
+            lam = grad_state.to(final.dtype)
             del final
-            lam = grad_state.to(kept[-1].dtype)
             if program.program.global_phase:
                 lam = lam * complex(np.exp(-1j * program.program.global_phase))
             crosses, lam = AdjointState._sweep_kept(plan, ops, inverses, kept, lam, n, per_sample, want_angles)

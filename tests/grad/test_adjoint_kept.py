@@ -73,3 +73,15 @@ def test_no_states_kept_without_a_backward(monkeypatch):
     out = qdiff.expval(c, Z(0), v.clone().requires_grad_(True), method="adjoint")
     assert seen[:2] == [None, None] and isinstance(seen[2], list) and len(seen[2]) > 3
     out.backward()
+
+
+def test_kept_sweep_of_a_circuit_without_gates():
+    """No blocks, nothing kept but the (empty) list: the initial state's gradient is the cotangent."""
+    psi0 = torch.tensor([0.6, 0.8, 0, 0], dtype=torch.complex128)
+    grads = []
+    for method in ("adjoint", "backprop"):
+        s = psi0.clone().requires_grad_(True)
+        qdiff.probs(qdiff.Circuit(2), initial_state=s, method=method)[1].backward()
+        grads.append(s.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-15)
+    assert grads[0][1].real == pytest.approx(1.6)

@@ -2,7 +2,7 @@
 data set (pairwise mutual information of the bits, maximum spanning tree).
 
 >>> from qdiff.apps.qcbm.data import bars_and_stripes
->>> tree = chow_liu_tree(bars_and_stripes(3, 3), seed=0)
+>>> tree = chow_liu_tree(bars_and_stripes(3, 3))
 >>> len(tree), born_circuit(9, 10, tree).num_parameters
 (8, 279)
 """
@@ -39,19 +39,28 @@ def mutual_information(distribution: Distribution) -> np.ndarray:
     return mi
 
 
-def chow_liu_tree(distribution: Distribution, seed: int = 0) -> list[tuple[int, int]]:
-    """The Chow-Liu tree of the bits as ``(control, target)`` pairs.
+def chow_liu_tree(distribution: Distribution, seed: int | None = None) -> list[tuple[int, int]]:
+    """The Chow-Liu tree of the bits as ``(control, target)`` pairs, in the order Kruskal adds them.
 
-    Kruskal's maximum spanning tree on the mutual information. Ties (in bars-and-stripes every
-    same-row and same-column pair ties) are broken by a seeded shuffle, and each edge's direction
-    is a seeded coin flip, as in the paper, so ``seed`` fixes the tree.
+    Kruskal's maximum spanning tree on the mutual information. In bars-and-stripes every
+    same-row and same-column pair ties, so the tie-break picks the tree, and the tree and the
+    directions decide how well the circuit trains:
+
+    * ``seed=None`` (default): ties go to the lowest pair of bits, and every edge points away from
+      bit 0 (the control is the endpoint nearer bit 0 in the tree). On bars-and-stripes 3x3 that
+      is the comb (bit 0 to the rest of its row and column, each of those down its own line), and
+      depth 10 from random angles reaches a median MMD of 1.3e-8 with L-BFGS, valid rate 99.9%;
+    * an int: ties broken by a seeded shuffle and each direction by a seeded coin flip (as the
+      paper describes it). Measured on the same run: median MMD 4.0e-3 over seeds 0-2, valid rate
+      ~60% for two of three; kept for reproducing that set-up and the ``circuits/`` corpus.
     """
     mi = mutual_information(distribution)
-    rng = np.random.default_rng(seed)
     n = len(mi)
     edges = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    shuffled = [edges[k] for k in rng.permutation(len(edges))]
-    shuffled.sort(key=lambda e: -round(mi[e], 12))  # stable sort: the shuffle decides among ties
+    rng = None if seed is None else np.random.default_rng(seed)
+    if rng is not None:
+        edges = [edges[k] for k in rng.permutation(len(edges))]
+    edges.sort(key=lambda e: -round(mi[e], 12))  # stable sort: the order above decides among ties
     root = list(range(n))
 
     def find(x: int) -> int:
@@ -61,16 +70,34 @@ def chow_liu_tree(distribution: Distribution, seed: int = 0) -> list[tuple[int, 
         return x
 
     tree = []
-    for i, j in shuffled:
+    for i, j in edges:
         if find(i) != find(j):
             root[find(i)] = find(j)
-            tree.append((i, j) if rng.integers(2) == 0 else (j, i))
-    return tree
+            tree.append((i, j) if rng is None or rng.integers(2) == 0 else (j, i))
+    return tree if rng is not None else _away_from(0, tree)
+
+
+def _away_from(start: int, edges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``edges`` of a tree, same order, each directed away from ``start`` (``(parent, child)``)."""
+    neighbours: dict[int, list[int]] = {}
+    for a, b in edges:
+        neighbours.setdefault(a, []).append(b)
+        neighbours.setdefault(b, []).append(a)
+    depth = {start: 0}
+    todo = [start]
+    while todo:
+        u = todo.pop()
+        for v in neighbours.get(u, []):
+            if v not in depth:
+                depth[v] = depth[u] + 1
+                todo.append(v)
+    return [(a, b) if depth[a] < depth[b] else (b, a) for a, b in edges]
 
 
 def entangler_for(name_or_edges: str | Edges, num_qubits: int, distribution: Distribution | None = None,
-                  seed: int = 0) -> list[tuple[int, int]]:
-    """Entangler edges by name: ``"chow-liu"`` (needs the data), ``"line"``, ``"ring"``, or explicit pairs."""
+                  seed: int | None = None) -> list[tuple[int, int]]:
+    """Entangler edges by name: ``"chow-liu"`` (needs the data; ``seed`` as in :func:`chow_liu_tree`),
+    ``"line"``, ``"ring"``, or explicit pairs."""
     if name_or_edges == "chow-liu":
         if distribution is None:
             raise GateError("the chow-liu entangler is computed from data; pass the target distribution")

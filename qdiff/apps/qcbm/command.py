@@ -27,8 +27,8 @@ from qdiff.apps.qcbm.train import DEFAULT_SIGMAS, OPTIMIZERS, Trainer, growth_st
 from qdiff.apps.rundir import SUMMARY, MetricsLog, RunDirError, open_run, save_checkpoint, write_json
 
 # the settings that define a run: a resumed run must agree on all of them
-RUN_KEYS = ("dataset", "depth", "entangler", "optimizer", "lr", "shots", "sigmas", "normalize_kernel", "seed",
-            "backend", "loss", "grow")
+RUN_KEYS = ("dataset", "depth", "entangler", "edges", "optimizer", "lr", "shots", "sigmas", "normalize_kernel",
+            "seed", "backend", "loss", "grow")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,16 +46,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                     "sampled MMD gradient")
     p.add_argument("--entangler", default="chow-liu", choices=("chow-liu", "line", "ring"),
                    help="cx graph (default: the data's Chow-Liu tree)")
-    p.add_argument("--grow", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--grow", action=argparse.BooleanOptionalAction, default=False,
                    help="grow the circuit during training: 40%% and 70%% of the depth for 20%% and 30%% of the "
-                        "steps, then full depth (default on; --no-grow trains at full depth from the start)")
+                        "steps, then full depth (default off: full depth from the start, as in the paper)")
     p.add_argument("--loss", default="mmd", choices=("mmd", "kl"), help="training loss (default mmd)")
     p.add_argument("--sigmas", default=",".join(f"{s:g}" for s in DEFAULT_SIGMAS),
                    help="MMD kernel bandwidths, comma separated (default 0.5,1,2,4)")
     p.add_argument("--no-normalize-kernel", dest="normalize_kernel", action="store_false",
                    help="drop the 1/c in front of the kernel sum (as the paper's code)")
     p.add_argument("--qubits", type=int, default=None, help="circuit width (default: the data set's bits)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial angles, the tree and the sampling")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial angles and the sampling")
     p.add_argument("--backend", default="torch", help="torch (default), aer, or fake:<name> (e.g. fake:manila)")
     add_run_options(p, "runs/qcbm-<dataset>-<time>", checkpoint_every=50)
     p.add_argument("--eval-every", type=int, default=10, help="exact metrics every N steps (default 10)")
@@ -93,8 +93,12 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError("--shots N trains the MMD loss; KL needs exact probabilities")
     if args.backend != "torch" and shots is None:
         raise UsageError(f"--backend {args.backend} runs shot-based training: pass --shots N (and --optimizer adam)")
-    grow = True if args.grow is None else args.grow
-    return {"dataset": data.name, "depth": args.depth, "grow": grow, "entangler": args.entangler, "optimizer": optimizer,
+    grow = bool(args.grow)
+    # the cx pairs themselves: a checkpoint made on another tree (e.g. before the Chow-Liu tie-break
+    # changed) refuses to resume instead of continuing its angles on different gates
+    edges = [list(e) for e in entangler_for(args.entangler, data.num_bits, data)]
+    return {"dataset": data.name, "depth": args.depth, "grow": grow, "entangler": args.entangler, "edges": edges,
+            "optimizer": optimizer,
             "lr": args.lr, "shots": shots, "sigmas": sigmas, "normalize_kernel": args.normalize_kernel,
             "seed": args.seed, "backend": args.backend, "loss": args.loss}
 
@@ -146,7 +150,7 @@ def _train(config: dict[str, Any], args: argparse.Namespace) -> int:
     default_out = f"runs/qcbm-{config['dataset']}-{time.strftime('%Y%m%d-%H%M%S')}"
     out, checkpoint = open_run(args.out, default_out, args.resume, args.force, config, RUN_KEYS)
     data = dataset(config["dataset"])
-    edges = entangler_for(config["entangler"], data.num_bits, data, config["seed"])
+    edges = [tuple(e) for e in config["edges"]]
     backend = make_backend(config["backend"], config["shots"], config["seed"])
     stages = growth_stages(config["depth"], args.steps) if config["grow"] else [(config["depth"], args.steps)]
     if checkpoint is not None and checkpoint.get("stages"):  # keep the schedule of the run being resumed

@@ -36,6 +36,21 @@ def test_resume_continues_to_the_same_result(tmp_path):
     assert steps == list(range(1, 9))
 
 
+def test_a_checkpoint_made_on_another_tree_refuses_to_resume(tmp_path, capsys):
+    """The cx pairs are part of the run's settings: angles trained on one tree never continue on another
+    (as a checkpoint from before the Chow-Liu tie-break changed would), and the checkpoint is kept."""
+    out = tmp_path / "run"
+    assert main(SMALL + ["--steps", "2", "--out", str(out)]) == 0
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)
+    saved["config"]["edges"] = [[1, 0], [2, 0], [3, 1]]
+    torch.save(saved, out / "checkpoint.pt")
+    before = (out / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+    assert main(SMALL + ["--steps", "4", "--out", str(out), "--resume"]) == 2
+    assert "edges" in capsys.readouterr().err
+    assert (out / "checkpoint.pt").read_bytes() == before
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--dataset", "mnist"], "unknown dataset 'mnist'"),
     (["--depth", "0"], "--depth must be >= 1"),
@@ -91,7 +106,7 @@ def test_plots_are_written_when_matplotlib_is_installed(tmp_path):
 def test_growing_runs_the_stages_and_resumes_across_a_boundary(tmp_path, monkeypatch, capsys):
     from qdiff.apps.qcbm.train import Trainer
 
-    args = ["qcbm", "--dataset", "bas2x2", "--depth", "5", "--quiet", "--no-plots", "--steps", "10"]
+    args = ["qcbm", "--dataset", "bas2x2", "--depth", "5", "--quiet", "--no-plots", "--steps", "10", "--grow"]
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert main(args + ["--out", str(straight)]) == 0
     rows = [json.loads(x) for x in (straight / "metrics.jsonl").read_text().splitlines()]
@@ -114,3 +129,5 @@ def test_growing_runs_the_stages_and_resumes_across_a_boundary(tmp_path, monkeyp
     assert a["depth_now"] == b["depth_now"] == 5
     assert torch.equal(a["trainer"]["weights"], b["trainer"]["weights"])
     assert main(args + ["--out", str(split), "--resume", "--no-grow"]) == 2  # different settings
+    config = torch.load(split / "checkpoint.pt", weights_only=True)["config"]
+    assert config["edges"] == [[0, 1], [0, 2], [0, 3]]  # the run's tree is saved: a resume checks it

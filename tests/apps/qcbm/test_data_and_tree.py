@@ -100,3 +100,17 @@ def test_chow_liu_recovers_a_known_tree():
     assert {frozenset(e) for e in tree} == {frozenset(e) for e in edges}
     assert chow_liu_tree(bars_and_stripes(3, 3), seed=2018) == [(4, 3), (0, 2), (8, 6), (1, 4), (8, 7), (0, 3),
                                                                (6, 3), (5, 4)]  # the circuits/ corpus tree
+    # the default: the same undirected tree, each edge pointing away from bit 0
+    default = chow_liu_tree(Distribution("tree", probs / probs.sum()))
+    assert default == [(0, 1), (1, 2), (1, 3), (3, 4)]
+
+
+def test_default_tree_of_bars_and_stripes_is_the_comb_directed_away_from_bit_0():
+    """Ties go to the lowest pairs: bit 0 to the rest of its row (1, 2) and column (3, 6), then each
+    of 1 and 2 down its column; every control is the parent (nearer bit 0)."""
+    tree = chow_liu_tree(bars_and_stripes(3, 3))
+    assert tree == [(0, 1), (0, 2), (0, 3), (0, 6), (1, 4), (1, 7), (2, 5), (2, 8)]
+    assert tree == chow_liu_tree(bars_and_stripes(3, 3))  # deterministic
+    mi = mutual_information(bars_and_stripes(3, 3))
+    seeded = chow_liu_tree(bars_and_stripes(3, 3), seed=5)
+    assert sum(mi[a, b] for a, b in tree) == pytest.approx(sum(mi[a, b] for a, b in seeded))  # both maximal
