@@ -278,8 +278,9 @@ def expval(circuit: Circuit, observables: PauliSum | Sequence[PauliSum], values:
     n = circuit.num_qubits
 
     def output(s: torch.Tensor) -> torch.Tensor:
-        e = torch.stack([expectation(s, g, n) for g in groups], dim=-1)
-        return e[:, 0] if single else e
+        if single:  # no stack and select (nor their backward) for the one-observable case
+            return expectation(s, groups[0], n)
+        return torch.stack([expectation(s, g, n) for g in groups], dim=-1)
 
     return _execute(circuit, values, output, initial_state=initial_state, dtype=dtype, device=device,
                     method=method)
