@@ -62,7 +62,7 @@ faster (measured: slices of 64 amplitudes a row re-embed per-row operators for e
 _KEEP_MAX = 1 << 20
 """Most amplitudes (over all rows and blocks) of the states the forward pass keeps for the sweep
 (16 MiB of complex128): small circuits keep every block's output instead of uncomputing it, so
-the sweep moves only ``lambda`` (see :meth:`AdjointState._sweep_kept`)."""
+the sweep moves only ``lambda`` (see :meth:`AdjointState._sweep_out_of_place`)."""
 
 
 def _in_place(rows: int, amplitudes: int) -> bool:
@@ -193,47 +193,30 @@ class AdjointState(torch.autograd.Function):
         return AdjointState._sweep(ctx, grad_state)
 
     @staticmethod
-    def _sweep_small(plan: TorchPlan, ops: list, inverses: list, pair: torch.Tensor, B: int, n: int,
-                     per_sample: bool, want_angles: bool) -> dict:
-        """The sweep on a small pair, out of place; the final pair is returned under key ``-1``."""
+    def _sweep_out_of_place(plan: TorchPlan, ops: list, inverses: list, state: torch.Tensor, B: int, n: int,
+                            per_sample: bool, want_angles: bool,
+                            kept: list[torch.Tensor] | None = None) -> tuple[dict, torch.Tensor]:
+        """The sweep on a small state, one out-of-place kernel call per block. ``state`` is the
+        stacked pair ``(psi; lambda)`` (``2B`` rows), uncomputed block by block; or, when the
+        forward ``kept`` every block's output, ``lambda`` alone, each cross matrix pairing it with
+        the kept output. Returns the crosses and the final ``state`` (its ``lambda`` rows are the
+        initial state's cotangent)."""
         crosses: dict[int, torch.Tensor] = {}
         for b in range(len(plan.blocks) - 1, -1, -1):
             block = plan.blocks[b]
-            if block.kind == "pauli":  # one monomial call gives M psi_out (for y) and the inverse
+            psi_out, lam_out = (state[:B], state[B:]) if kept is None else (kept[b], state)
+            if block.kind == "pauli":  # one monomial call on (psi_out, lambda) gives M psi_out and the inverse
                 rotation = ops[b].inverse()
-                lam_out = pair[B:]
+                pair = state if kept is None else torch.cat([psi_out, lam_out])
                 pair, moved = rotate_block(pair, rotation.repeat(2) if per_sample else rotation)
                 if want_angles:  # y = sum lambda_out conj(M psi_out)
                     crosses[b] = pauli_cross(lam_out, moved[:B], per_sample)
+                state = pair if kept is None else pair[B:]
                 continue
             if want_angles and block.fixed is None:  # Y = lambda_out psi_out^H on the block's qubits
-                crosses[b] = cross(pair[B:], pair[:B], block.kind, block.qubits, n, per_sample)
-            pair = apply_block(pair, block.kind, inverses[b], block.qubits, n)
-        crosses[-1] = pair
-        return crosses
-
-    @staticmethod
-    def _sweep_kept(plan: TorchPlan, ops: list, inverses: list, kept: list[torch.Tensor], lam: torch.Tensor,
-                    n: int, per_sample: bool, want_angles: bool) -> tuple[dict, torch.Tensor]:
-        """The sweep with every block's output ``kept`` by the forward pass: only ``lam`` moves back,
-        each block's cross matrix pairs it with the kept output. Returns the crosses and the
-        initial state's cotangent."""
-        crosses: dict[int, torch.Tensor] = {}
-        for b in range(len(plan.blocks) - 1, -1, -1):
-            block = plan.blocks[b]
-            psi_out = kept[b]
-            if block.kind == "pauli":  # one monomial call on (psi_out, lambda) gives M psi_out and the inverse
-                rotation = ops[b].inverse()
-                B = lam.shape[0]
-                pair, moved = rotate_block(torch.cat([psi_out, lam]), rotation.repeat(2) if per_sample else rotation)
-                if want_angles:  # y = sum lambda_out conj(M psi_out)
-                    crosses[b] = pauli_cross(lam, moved[:B], per_sample)
-                lam = pair[B:]
-                continue
-            if want_angles and block.fixed is None:  # Y = lambda_out psi_out^H on the block's qubits
-                crosses[b] = cross(lam, psi_out, block.kind, block.qubits, n, per_sample)
-            lam = apply_block(lam, block.kind, inverses[b], block.qubits, n)
-        return crosses, lam
+                crosses[b] = cross(lam_out, psi_out, block.kind, block.qubits, n, per_sample)
+            state = apply_block(state, block.kind, inverses[b], block.qubits, n)
+        return crosses, state
 
     @staticmethod
     def _sweep(ctx, grad_state: torch.Tensor) -> tuple:  # type: ignore[no-untyped-def]
@@ -254,14 +237,15 @@ class AdjointState(torch.autograd.Function):
             del final
             if program.program.global_phase:
                 lam = lam * complex(np.exp(-1j * program.program.global_phase))
-            crosses, lam = AdjointState._sweep_kept(plan, ops, inverses, kept, lam, n, per_sample, want_angles)
+            crosses, lam = AdjointState._sweep_out_of_place(plan, ops, inverses, lam, B, n, per_sample, want_angles,
+                                                            kept)
         elif not in_place:  # small states: the stacked pair, one out-of-place kernel call per block
             pair = torch.cat([final, grad_state.to(final.dtype)])
             del final, grad_state
             if program.program.global_phase:
                 pair = pair * complex(np.exp(-1j * program.program.global_phase))
-            crosses = AdjointState._sweep_small(plan, ops, inverses, pair, B, n, per_sample, want_angles)
-            lam = crosses.pop(-1)[B:]  # the initial state's gradient
+            crosses, pair = AdjointState._sweep_out_of_place(plan, ops, inverses, pair, B, n, per_sample, want_angles)
+            lam = pair[B:]  # the initial state's gradient
         else:
             # psi and lambda updated in place: psi in the final state's own memory when nothing else
             # can read it any more (see adjoint()), else in a copy; lambda always in a copy (the

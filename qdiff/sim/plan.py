@@ -354,8 +354,6 @@ class TorchPlan:
             views = inverse[0].unbind(0) if base.shape[0] == 1 else inverse.unbind(1)
             for b, v in zip(members, views):
                 out[b] = v
-        for b in self.involutions:
-            out[b] = None
         return out
 
     # -------------------------------------------------------------------------------- running

@@ -1,7 +1,7 @@
 """Small circuits keep every block's output in the adjoint forward (``_KEEP_MAX``), so the sweep
-moves only the cotangent (``AdjointState._sweep_kept``); without it, the stacked pair is uncomputed
-(``_sweep_small``). Both give backprop's gradients, of the angles and of the initial state, and a
-counter proves which sweep ran."""
+moves only the cotangent (``AdjointState._sweep_out_of_place`` with ``kept``); without it, the
+stacked pair is uncomputed (the same sweep without ``kept``). Both give backprop's gradients, of the
+angles and of the initial state, and a counter proves which sweep ran."""
 
 from __future__ import annotations
 
@@ -21,14 +21,13 @@ AdjointState = adjoint_module.AdjointState
 
 def _count_sweeps(monkeypatch) -> dict[str, int]:  # type: ignore[no-untyped-def]
     counts = {"kept": 0, "pair": 0}
-    for name, key in (("_sweep_kept", "kept"), ("_sweep_small", "pair")):
-        original = getattr(AdjointState, name)
+    original = AdjointState._sweep_out_of_place
 
-        def counting(*args, _original=original, _key=key):  # type: ignore[no-untyped-def]
-            counts[_key] += 1
-            return _original(*args)
+    def counting(*args):  # type: ignore[no-untyped-def]
+        counts["kept" if len(args) > 8 and args[8] is not None else "pair"] += 1
+        return original(*args)
 
-        monkeypatch.setattr(AdjointState, name, staticmethod(counting))
+    monkeypatch.setattr(AdjointState, "_sweep_out_of_place", staticmethod(counting))
     return counts
 
 
