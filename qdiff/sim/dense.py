@@ -5,7 +5,8 @@ free view ``(B, L, d, R)``; small ``R`` would mean short inner loops, so low qub
 a block of consecutive amplitudes instead (row-major, above ``_SMALL`` amplitudes):
 
 * ``d*R <= 16``: ``kron(I, M, I_R)`` on blocks of ``W = max(d*R, 8)`` amplitudes as one *real*
-  GEMM over interleaved ``(re, im)`` pairs (faster than the complex GEMM of the same product);
+  GEMM over interleaved ``(re, im)`` pairs (faster than the complex GEMM of the same product),
+  except per-row matrices with ``R = 1`` and ``d >= 8``: one complex ``bmm`` over rows of ``d``;
 * ``d*R = 32``: the complex GEMM; ``R >= 256`` or few blocks (per-row ``d > 2``: ``R >= 8``): a
   matmul ``(d, d) @ (d, R)`` per block;
 * otherwise one qubit: two broadcast multiply-adds; several or scattered qubits: a monomial gather
@@ -66,18 +67,10 @@ def apply_dense(state: torch.Tensor, matrix: torch.Tensor, qubits: Sequence[int]
     batched = matrix.dim() == 3
     R = 1 << qubits[0]
     L = N // (d * R)
-    if B * N <= _SMALL:  # the fewest torch calls (BLAS takes transposed operands as they are)
-        if R == 1:  # partners are adjacent: rows of d amplitudes times M^T
-            if batched:
-                return torch.bmm(state.view(B, L, d), matrix.mT).view(B, N)
-            return torch.mm(state.view(B * L, d), matrix.mT).view(B, N)
-        if batched:
-            return torch.matmul(matrix[:, None], state.view(B, L, d, R)).view(B, N)
-        if B * L == 1:  # one (d, R) product: mm costs half of a bmm of one
-            return torch.mm(matrix, state.view(d, R)).view(B, N)
-        return torch.bmm(matrix.expand(B * L, d, d), state.view(B * L, d, R)).view(B, N)
-    if batched and R == 1 and d >= _BATCHED_ROWS_MIN_D:  # rows of d amplitudes times per-row M^T
-        return torch.bmm(state.view(B, L, d), matrix.mT).view(B, N)
+    if R == 1 and (B * N <= _SMALL or d * R > _EMBED_MAX or (batched and d >= _BATCHED_ROWS_MIN_D)):
+        return _rows_gemm(state, matrix, L, d)  # partners adjacent: the fewest calls, or a proper GEMM
+    if B * N <= _SMALL:  # the fewest torch calls
+        return _blocks_gemm(state, matrix, L, d, R)
     if d * R <= _REAL_EMBED_MAX:
         return _dense_embedded_real(state, matrix, d, R, min(max(d * R, _EMBED_BLOCK), N))
     if d * R <= _EMBED_MAX:
@@ -85,17 +78,32 @@ def apply_dense(state: torch.Tensor, matrix: torch.Tensor, qubits: Sequence[int]
         if batched:
             return torch.bmm(state.view(B, L, d * R), big_t).view(B, N)
         return torch.mm(state.view(B * L, d * R), big_t).view(B, N)
-    if R == 1:  # d >= 64: rows of d amplitudes times M^T is a proper GEMM
-        if batched:
-            return torch.bmm(state.view(B, L, d), matrix.mT).view(B, N)
-        return torch.mm(state.view(B * L, d), matrix.mT).view(B, N)
     if R >= _MATMUL_MIN_R or B * L <= 4 or (batched and d > 2 and R >= _BATCHED_MATMUL_MIN_R):
-        if batched:
-            return torch.matmul(matrix[:, None], state.view(B, L, d, R)).view(B, N)
-        return torch.bmm(matrix.expand(B * L, d, d), state.view(B * L, d, R)).view(B, N)
+        return _blocks_gemm(state, matrix, L, d, R)
     if d > 2:  # d multiply-adds would be d passes; two gathers and a low block GEMM are ~3
         return _dense_via_bottom(state, matrix, tuple(qubits), num_qubits)
     return _dense_columns(state.view(B, L, d, R), _columns(matrix, (B, 1, d, 1), (1, d, 1))).view(B, N)
+
+
+def _rows_gemm(state: torch.Tensor, matrix: torch.Tensor, L: int, d: int) -> torch.Tensor:
+    """``R = 1``: the rows of ``d`` adjacent amplitudes times ``M^T``, one ``mm`` (shared matrix) or
+    ``bmm`` (per-row); BLAS takes the transposed operand as it is."""
+    B, N = state.shape
+    if matrix.dim() == 3:
+        return torch.bmm(state.view(B, L, d), matrix.mT).view(B, N)
+    return torch.mm(state.view(B * L, d), matrix.mT).view(B, N)
+
+
+def _blocks_gemm(state: torch.Tensor, matrix: torch.Tensor, L: int, d: int, R: int) -> torch.Tensor:
+    """``M @ (d, R)`` for each of the ``B * L`` blocks of the ``(B, L, d, R)`` view: one ``mm`` when
+    there is one block (half the cost of a ``bmm`` of one), else a ``bmm`` (shared matrix) or a
+    broadcast ``matmul`` (per-row)."""
+    B, N = state.shape
+    if matrix.dim() == 3:
+        return torch.matmul(matrix[:, None], state.view(B, L, d, R)).view(B, N)
+    if B * L == 1:
+        return torch.mm(matrix, state.view(d, R)).view(B, N)
+    return torch.bmm(matrix.expand(B * L, d, d), state.view(B * L, d, R)).view(B, N)
 
 
 @lru_cache(maxsize=64)

@@ -98,9 +98,8 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     # changed) refuses to resume instead of continuing its angles on different gates
     edges = [list(e) for e in entangler_for(args.entangler, data.num_bits, data)]
     return {"dataset": data.name, "depth": args.depth, "grow": grow, "entangler": args.entangler, "edges": edges,
-            "optimizer": optimizer,
-            "lr": args.lr, "shots": shots, "sigmas": sigmas, "normalize_kernel": args.normalize_kernel,
-            "seed": args.seed, "backend": args.backend, "loss": args.loss}
+            "optimizer": optimizer, "lr": args.lr, "shots": shots, "sigmas": sigmas,
+            "normalize_kernel": args.normalize_kernel, "seed": args.seed, "backend": args.backend, "loss": args.loss}
 
 
 def make_backend(name: str, shots: int | None, seed: int) -> object | None:
