@@ -172,10 +172,11 @@ class AdjointState(torch.autograd.Function):
             built = plan.build(angles if angles.shape[1] else None)
             run_angles = angles if angles.shape[1] else None
             kept: list[torch.Tensor] | None = None
-            if _in_place(*initial.shape) and not plan.batch_last(initial, run_angles):
+            row_major = not plan.batch_last(initial, run_angles)
+            if _in_place(*initial.shape) and row_major:
                 # one working copy of the initial state, updated in place a slice at a time
                 final = _run_in_place(plan, initial.clone(memory_format=torch.contiguous_format), run_angles, built)
-            elif keep and initial.numel() * len(plan.blocks) <= _KEEP_MAX and not plan.batch_last(initial, run_angles):
+            elif keep and initial.numel() * len(plan.blocks) <= _KEEP_MAX and row_major:
                 kept = []  # every block's output, for a sweep that moves lambda alone
                 final = program.run(initial, angles, built=built, keep=kept)
             else:
@@ -232,18 +233,20 @@ class AdjointState(torch.autograd.Function):
         kept = ctx.kept
         inverses = plan.inverse_operators(built, 2 if per_sample and kept is None else 1)
         in_place = _in_place(B, N)
+        # the sweep starts from the state before the global phase: psi and lambda times its conjugate
+        back = complex(np.exp(-1j * program.program.global_phase)) if program.program.global_phase else None
         if kept is not None:
             lam = grad_state.to(final.dtype)
             del final
-            if program.program.global_phase:
-                lam = lam * complex(np.exp(-1j * program.program.global_phase))
+            if back is not None:
+                lam = lam * back
             crosses, lam = AdjointState._sweep_out_of_place(plan, ops, inverses, lam, B, n, per_sample, want_angles,
                                                             kept)
         elif not in_place:  # small states: the stacked pair, one out-of-place kernel call per block
             pair = torch.cat([final, grad_state.to(final.dtype)])
             del final, grad_state
-            if program.program.global_phase:
-                pair = pair * complex(np.exp(-1j * program.program.global_phase))
+            if back is not None:
+                pair = pair * back
             crosses, pair = AdjointState._sweep_out_of_place(plan, ops, inverses, pair, B, n, per_sample, want_angles)
             lam = pair[B:]  # the initial state's gradient
         else:
@@ -254,8 +257,7 @@ class AdjointState(torch.autograd.Function):
             psi = final if reuse else final.clone(memory_format=torch.contiguous_format)
             lam = grad_state.to(final.dtype).clone(memory_format=torch.contiguous_format)
             del final, grad_state
-            if program.program.global_phase:
-                back = complex(np.exp(-1j * program.program.global_phase))
+            if back is not None:
                 psi.mul_(back)
                 lam.mul_(back)
             crosses: dict[int, torch.Tensor] = {}

@@ -70,7 +70,7 @@ def apply_dense(state: torch.Tensor, matrix: torch.Tensor, qubits: Sequence[int]
     if R == 1 and (B * N <= _SMALL or d * R > _EMBED_MAX or (batched and d >= _BATCHED_ROWS_MIN_D)):
         return _rows_gemm(state, matrix, L, d)  # partners adjacent: the fewest calls, or a proper GEMM
     if B * N <= _SMALL:  # the fewest torch calls
-        return _blocks_gemm(state, matrix, L, d, R)
+        return blocks_gemm(state, matrix, L, d, R)
     if d * R <= _REAL_EMBED_MAX:
         return _dense_embedded_real(state, matrix, d, R, min(max(d * R, _EMBED_BLOCK), N))
     if d * R <= _EMBED_MAX:
@@ -79,7 +79,7 @@ def apply_dense(state: torch.Tensor, matrix: torch.Tensor, qubits: Sequence[int]
             return torch.bmm(state.view(B, L, d * R), big_t).view(B, N)
         return torch.mm(state.view(B * L, d * R), big_t).view(B, N)
     if R >= _MATMUL_MIN_R or B * L <= 4 or (batched and d > 2 and R >= _BATCHED_MATMUL_MIN_R):
-        return _blocks_gemm(state, matrix, L, d, R)
+        return blocks_gemm(state, matrix, L, d, R)
     if d > 2:  # d multiply-adds would be d passes; two gathers and a low block GEMM are ~3
         return _dense_via_bottom(state, matrix, tuple(qubits), num_qubits)
     return _dense_columns(state.view(B, L, d, R), _columns(matrix, (B, 1, d, 1), (1, d, 1))).view(B, N)
@@ -94,7 +94,7 @@ def _rows_gemm(state: torch.Tensor, matrix: torch.Tensor, L: int, d: int) -> tor
     return torch.mm(state.view(B * L, d), matrix.mT).view(B, N)
 
 
-def _blocks_gemm(state: torch.Tensor, matrix: torch.Tensor, L: int, d: int, R: int) -> torch.Tensor:
+def blocks_gemm(state: torch.Tensor, matrix: torch.Tensor, L: int, d: int, R: int) -> torch.Tensor:
     """``M @ (d, R)`` for each of the ``B * L`` blocks of the ``(B, L, d, R)`` view: one ``mm`` when
     there is one block (half the cost of a ``bmm`` of one), else a ``bmm`` (shared matrix) or a
     broadcast ``matmul`` (per-row)."""

@@ -33,7 +33,7 @@ import torch
 from qdiff.ir.gates import spectral_decomposition, structure_of
 from qdiff.sim.fusion import Merged, Single, chunks, segments, single_qubit_matrix
 from qdiff.sim.kernels import MonomialPlan, apply_diagonal, apply_monomial, prefers_batch_last, split_shape
-from qdiff.sim.dense import fast_per_row
+from qdiff.sim.dense import blocks_gemm, fast_per_row
 from qdiff.sim.kernels import apply_dense as _kernel_dense
 from qdiff.sim.layout import _SMALL, _is_contiguous
 from qdiff.sim.monomial_rotation import MonomialRotation, rotate, rotate_keeping
@@ -87,9 +87,7 @@ def apply_dense(state: torch.Tensor, matrix: torch.Tensor, qubits: tuple[int, ..
     if 16 <= (1 << qubits[0]) < 256 and B * N > _SMALL and state.is_contiguous() and \
             (matrix.dim() == 2 or matrix.shape[0] == 1) and _is_contiguous(qubits):
         d, R = matrix.shape[-1], 1 << qubits[0]
-        L = N // (d * R)
-        m = matrix if matrix.dim() == 2 else matrix[0]
-        return torch.bmm(m.expand(B * L, d, d), state.view(B * L, d, R)).view(B, N)
+        return blocks_gemm(state, matrix if matrix.dim() == 2 else matrix[0], N // (d * R), d, R)
     return _kernel_dense(state, matrix, qubits, n)
 
 
@@ -429,7 +427,7 @@ def cross(lam: torch.Tensor, psi: torch.Tensor, kind: str, qubits: tuple[int, ..
         lam4, psi4 = lam.reshape(B, L, d, R), psi.reshape(B, L, d, R)
         # (B, L, d, d) partial products, L at a time up to _CROSS_PARTIALS_MAX entries: with R < d
         # all at once they outgrow the state (d / R of them), e.g. 8 states for d = 16, R = 2
-        step = max(1, L * _CROSS_PARTIALS_MAX // (B * L * d * d))
+        step = max(1, _CROSS_PARTIALS_MAX // (B * d * d))
         x = sum((lam4[:, i:i + step] @ psi4[:, i:i + step].mH).sum(1) for i in range(0, L, step))
         return x if per_sample else x.sum(0)
     shape, axes = split_shape(n, qubits)
