@@ -86,3 +86,46 @@ def test_per_row_gradients_agree_in_both_layouts(monkeypatch):
     forced = grads()
     for method in first:
         torch.testing.assert_close(first[method], forced[method], atol=1e-12, rtol=0)
+
+
+def _hardware_efficient(n: int, layers: int) -> qdiff.Circuit:
+    w = qdiff.ParameterVector("w", 2 * n * layers)
+    c = qdiff.Circuit(n)
+    for layer in range(layers):
+        for q in range(n):
+            c.ry(w[2 * (layer * n + q)], q).rz(w[2 * (layer * n + q) + 1], q)
+        for q in range(n - 1):
+            c.cx(q, q + 1)
+    return c
+
+
+def test_layer_tilings_find_chunks_that_cover_the_qubits_bottom_up():
+    Block = plan_module.Block
+    dense = [Block("dense", (0, 1, 2), None, ()), Block("dense", (3, 4), None, ()), Block("dense", (5, 6, 7), None, ())]
+    cx = Block("monomial", tuple(range(8)), None, ())
+    assert plan_module.layer_tilings(dense + [cx] + dense, 8) == {0: 3, 4: 7}
+    assert plan_module.layer_tilings(dense[:2] + [cx], 8) == {}  # qubits 5..7 not covered
+    assert plan_module.layer_tilings(dense[1:], 8) == {}  # does not start at qubit 0
+    assert plan_module.layer_tilings([dense[0], cx, dense[1], dense[2]], 8) == {}  # interrupted
+    assert plan_module.layer_tilings([Block("dense", tuple(range(8)), None, ())], 8) == {}  # one chunk: nothing to gain
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["c128", "c64"])
+@pytest.mark.parametrize("n, B", [(8, 1024), (6, 40), (9, 3)])
+def test_tiled_per_row_layers_equal_the_unfused_steps(dtype, n, B, monkeypatch):
+    c = _hardware_efficient(n, 2)
+    tp = compile_circuit(c).on(dtype, CPU)
+    g = torch.Generator().manual_seed(n)
+    angles = tp.angles((torch.rand(B, c.num_parameters, generator=g, dtype=torch.float64) * 6 - 3).to(tp.real_dtype))
+    state = torch.randn(B, 2**n, dtype=dtype, generator=g)
+    plan = tp.plan(B, B)
+    assert len(plan.tilings) == 2  # one tiling per layer
+    calls = []
+    original = plan_module.rotating_gemm
+    monkeypatch.setattr(plan_module, "rotating_gemm", lambda s, m: calls.append(m.shape) or original(s, m))
+    out = tp.run(state, angles)
+    assert len(calls) == sum(end - start for start, end in plan.tilings.items())
+    torch.testing.assert_close(out, tp.run_steps(state, angles), atol=TOL[dtype], rtol=0)
+    calls.clear()
+    tp.run(state, angles[:1])  # shared angles: the usual kernels
+    assert not calls
