@@ -98,14 +98,14 @@ def _values_from_dict(circuit: Circuit, values: Mapping[object, object], real_dt
     return torch.stack(torch.broadcast_tensors(*columns), dim=-1)
 
 
-def _initial_state(initial_state: InitialState, n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """The initial state as ``(*batch, 2**n)``; default ``|0...0>``."""
+def _initial_state(initial_state: InitialState, n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor | int:
+    """The initial state as ``(*batch, 2**n)``, or a basis index (default ``0``, ``|0...0>``)."""
     dim = 2**n
     if initial_state is None or isinstance(initial_state, numbers.Integral):
         index = 0 if initial_state is None else int(initial_state)
         if not 0 <= index < dim:
             raise QubitError(f"initial basis state {index} is out of range for {n} qubit(s) (0..{dim - 1})")
-        return torch.tensor([index], device=device)  # resolved to a one-hot state after batching
+        return index  # resolved to a one-hot state after batching
     t = initial_state if isinstance(initial_state, torch.Tensor) else torch.as_tensor(np.asarray(initial_state))
     if t.dim() == 0 or t.shape[-1] != dim:
         raise ParameterError(f"initial_state must have shape (..., {dim}) for {n} qubit(s), got {tuple(t.shape)}")
@@ -122,11 +122,11 @@ def prepare(circuit: Circuit, values: Values, initial_state: InitialState = None
     if device is None:
         device = values.device if isinstance(values, torch.Tensor) else torch.device("cpu")
     device = torch.device(device)
-    real_dtype = torch.empty((), dtype=dtype).real.dtype
+    real_dtype = dtype.to_real()
     n = circuit.num_qubits
     vals = _values_tensor(circuit, values, real_dtype, device)
     init = _initial_state(initial_state, n, dtype, device)
-    basis_index = init.dtype == torch.long
+    basis_index = isinstance(init, int)
     value_batch = tuple(vals.shape[:-1]) if vals.dim() else ()
     state_batch = () if basis_index else tuple(init.shape[:-1])
     batch_shape = value_batch if not state_batch else tuple(torch.broadcast_shapes(value_batch, state_batch))
@@ -138,7 +138,7 @@ def prepare(circuit: Circuit, values: Values, initial_state: InitialState = None
     dim = 2**n
     if basis_index:
         initial = torch.zeros(B, dim, dtype=dtype, device=device)
-        initial[:, int(init[0])] = 1
+        initial[:, init] = 1
     else:
         initial = init.expand(batch_shape + (dim,)).reshape(B, dim).contiguous()
     angles = None

@@ -29,7 +29,7 @@ def check_state_fits(num_qubits: int, batch: int, dtype: torch.dtype, device: to
     Returns:
         the bytes of one batched state.
     """
-    itemsize = torch.empty((), dtype=dtype).element_size()
+    itemsize = dtype.itemsize
     one = batch * (2**num_qubits) * itemsize
     available = device_memory_bytes(device)
     if one * copies > available:

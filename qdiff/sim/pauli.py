@@ -82,19 +82,25 @@ def _gathered(groups: tuple[PauliGroup, ...], num_qubits: int, dtype: torch.dtyp
 def expectation(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int) -> torch.Tensor:
     """Real ``<psi|O|psi>`` for a Hermitian ``O`` given as groups; ``state`` ``(B, 2**n)`` -> ``(B,)``.
 
-    Small states gather every group's flipped amplitudes at once (four torch calls in all):
-    ``t[j] = sum_g conj(D_g[j]) psi[j ^ x_g]`` and ``<psi|O|psi> = sum_j conj(t[j]) psi[j]``.
-    Larger ones build ``O psi`` once (:class:`_Expectation`, which keeps it for the backward).
+    Small states gather every group's flipped amplitudes at once (:func:`_gathered_o_psi`, three
+    torch calls), larger ones build ``O psi`` group by group; when a gradient may follow,
+    :class:`_Expectation` keeps ``O psi`` for a one-multiply backward (autograd through the gather
+    took about eight calls).
     """
     B = state.shape[0]
     if not groups:
         return torch.zeros(B, dtype=state.real.dtype, device=state.device)
     if B * len(groups) * state.shape[-1] <= _GATHERED_MAX:
-        index, weights = _gathered(groups, num_qubits, state.dtype, state.device)
-        flipped = state.index_select(-1, index).view(B, len(groups), -1)
-        t = (flipped * weights).sum(1)  # sum_g conj(D_g[j]) psi[j ^ x_g]
-        return torch.linalg.vecdot(t, state).real
+        if not torch.is_grad_enabled() or not state.requires_grad:
+            return torch.linalg.vecdot(_gathered_o_psi(state, groups, num_qubits), state).real
     return _Expectation.apply(state, groups, num_qubits)
+
+
+def _gathered_o_psi(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int) -> torch.Tensor:
+    """``O psi`` of a small state from one gather of every group's flipped amplitudes:
+    ``t[j] = sum_g conj(D_g[j]) psi[j ^ x_g]``, which is ``(O psi)[j]`` for a Hermitian ``O``."""
+    index, weights = _gathered(groups, num_qubits, state.dtype, state.device)
+    return (state.index_select(-1, index).view(state.shape[0], len(groups), -1) * weights).sum(1)
 
 
 def real_inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -136,7 +142,7 @@ def _group_diagonal(group: PauliGroup, num_qubits: int, dtype: torch.dtype,
     if not real and np.abs(d.imag).max() == 0:
         d = np.ascontiguousarray(d.real)
     if d.dtype == float:
-        return torch.as_tensor(d, dtype=torch.empty((), dtype=dtype).real.dtype, device=device)
+        return torch.as_tensor(d, dtype=dtype.to_real(), device=device)
     return torch.as_tensor(d, dtype=dtype, device=device)
 
 
@@ -215,7 +221,10 @@ class _Expectation(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int) -> torch.Tensor:  # type: ignore[override]
-        o_psi = _apply_groups(state, groups, num_qubits)
+        if state.shape[0] * len(groups) * state.shape[-1] <= _GATHERED_MAX:
+            o_psi = _gathered_o_psi(state, groups, num_qubits)
+        else:
+            o_psi = _apply_groups(state, groups, num_qubits)
         ctx.save_for_backward(state, o_psi)
         ctx.groups, ctx.num_qubits = groups, num_qubits
         return real_inner(state, o_psi)

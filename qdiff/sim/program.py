@@ -247,7 +247,7 @@ class RotationTable:
     """
 
     def __init__(self, steps: Sequence[Step], dtype: torch.dtype, device: torch.device):
-        self.real_dtype = torch.empty((), dtype=dtype).real.dtype
+        self.real_dtype = dtype.to_real()
         self.positions: list[tuple[tuple[str, int], int]] = []
         groups: dict[tuple[str, int], list[tuple[int, np.ndarray, np.ndarray | None]]] = {}
         for step in steps:
@@ -311,7 +311,7 @@ class TorchProgram:
         self.program = program
         self.dtype = dtype
         self.device = device
-        self.real_dtype = torch.empty((), dtype=dtype).real.dtype
+        self.real_dtype = dtype.to_real()
         n = program.num_qubits
         self.fixed: list[object] = []
         self.rotation_pos: list[int | None] = []

@@ -159,6 +159,21 @@ def test_expectation_paths_agree_with_second_derivatives(n, monkeypatch):
             assert (a - b).abs().max() < 1e-11 * max(1.0, float(b.abs().max()))
 
 
+def test_small_state_expectation_keeps_o_psi_for_a_one_multiply_backward():
+    h = Z(0) @ Z(1) + X(0) + 0.5 * Y(2) @ X(1)
+    groups = pauli.group_terms(h)
+    state = torch.randn(2, 8, generator=torch.Generator().manual_seed(0), dtype=torch.complex128)
+    with torch.no_grad():
+        plain = pauli.expectation(state, groups, 3)
+    tracked = state.clone().requires_grad_(True)
+    e = pauli.expectation(tracked, groups, 3)
+    assert type(e.grad_fn).__name__ == "_ExpectationBackward"  # not autograd through the gather
+    (grad,) = torch.autograd.grad(e.sum(), tracked)
+    o_psi = (state @ torch.as_tensor(h.to_matrix(), dtype=torch.complex128).T)
+    torch.testing.assert_close(e.detach(), plain, atol=1e-13, rtol=0)
+    torch.testing.assert_close(grad, 2 * o_psi, atol=1e-13, rtol=0)
+
+
 def test_fused_blocks_reduce_kernel_calls():
     c = hardware_efficient(8, 4)
     tp = compile_circuit(c).on(torch.complex128, CPU)
