@@ -154,6 +154,27 @@ def _run_in_place(plan: TorchPlan, state: torch.Tensor, angles: torch.Tensor | N
     return state
 
 
+def _pair_rotation(op: MonomialRotation, per_sample: bool) -> MonomialRotation:
+    """The inverse of a ``"pauli"`` block's rotation for the stacked pair (coefficients repeated
+    for its two halves when they are per-row)."""
+    rotation = op.inverse()
+    return rotation.repeat(2) if per_sample else rotation
+
+
+def _step_back(pair: torch.Tensor, B: int, kind: str, qubits: tuple[int, ...], n: int, inverse: Operator | None,
+               rotation: MonomialRotation | None, per_sample: bool,
+               need_cross: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One block backwards on the stacked pair ``(psi_out; lambda_out)`` (``2B`` rows): the pair
+    before the block, and the block's cross matrix when ``need_cross``: ``Y = lambda_out psi_out^H``
+    on its qubits, or for a ``"pauli"`` block (``rotation`` given) the scalar
+    ``y = sum lambda_out conj(M psi_out)``, from the same monomial call as the inverse."""
+    if rotation is not None:
+        out, moved = rotate_block(pair, rotation)
+        return out, (pauli_cross(pair[B:], moved[:B], per_sample) if need_cross else None)
+    y = cross(pair[B:], pair[:B], kind, qubits, n, per_sample) if need_cross else None
+    return apply_block(pair, kind, inverse, qubits, n), y
+
+
 def _graph_kept() -> bool:
     """Whether the backward now running keeps the graph (``retain_graph``/``create_graph``), so that
     saved tensors will be read again; ``True`` when this torch cannot tell."""
@@ -205,18 +226,20 @@ class AdjointState(torch.autograd.Function):
         crosses: dict[int, torch.Tensor] = {}
         for b in range(len(plan.blocks) - 1, -1, -1):
             block = plan.blocks[b]
-            psi_out, lam_out = (state[:B], state[B:]) if kept is None else (kept[b], state)
-            if block.kind == "pauli":  # one monomial call on (psi_out, lambda) gives M psi_out and the inverse
-                rotation = ops[b].inverse()
-                pair = state if kept is None else torch.cat([psi_out, lam_out])
-                pair, moved = rotate_block(pair, rotation.repeat(2) if per_sample else rotation)
-                if want_angles:  # y = sum lambda_out conj(M psi_out)
-                    crosses[b] = pauli_cross(lam_out, moved[:B], per_sample)
-                state = pair if kept is None else pair[B:]
-                continue
-            if want_angles and block.fixed is None:  # Y = lambda_out psi_out^H on the block's qubits
-                crosses[b] = cross(lam_out, psi_out, block.kind, block.qubits, n, per_sample)
-            state = apply_block(state, block.kind, inverses[b], block.qubits, n)
+            need_cross = want_angles and block.fixed is None
+            rotation = _pair_rotation(ops[b], per_sample) if block.kind == "pauli" else None
+            if kept is None:
+                state, y = _step_back(state, B, block.kind, block.qubits, n, inverses[b], rotation,
+                                      per_sample, need_cross)
+            elif rotation is not None:  # the kept output joins lambda for the one monomial call
+                pair, y = _step_back(torch.cat([kept[b], state]), B, block.kind, block.qubits, n, None, rotation,
+                                     per_sample, need_cross)
+                state = pair[B:]
+            else:  # Y = lambda_out psi_out^H on the block's qubits; lambda alone goes back
+                y = cross(state, kept[b], block.kind, block.qubits, n, per_sample) if need_cross else None
+                state = apply_block(state, block.kind, inverses[b], block.qubits, n)
+            if y is not None:
+                crosses[b] = y
         return crosses, state
 
     @staticmethod
@@ -265,22 +288,16 @@ class AdjointState(torch.autograd.Function):
                 block = plan.blocks[b]
                 inverse = inverses[b]
                 kind, qubits = block.kind, block.qubits
-                if kind == "pauli":  # one monomial call gives M psi_out (for y) and the inverse
-                    rotation = ops[b].inverse()
-                    if per_sample:
-                        rotation = rotation.repeat(2)
+                rotation = _pair_rotation(ops[b], per_sample) if kind == "pauli" else None
                 need_cross = want_angles and block.fixed is None
                 parts: list[torch.Tensor] = []
 
                 def step(sub: torch.Tensor, q: tuple[int, ...], m: int, shift: int) -> torch.Tensor:
-                    if kind == "pauli":
-                        out, moved = rotate_block(sub, _moved(rotation, shift, m))
-                        if need_cross:  # y = sum lambda_out conj(M psi_out)
-                            parts.append(pauli_cross(sub[B:], moved[:B], per_sample))
-                        return out
-                    if need_cross:  # Y = lambda_out psi_out^H on the block's qubits
-                        parts.append(cross(sub[B:], sub[:B], kind, q, m, per_sample))
-                    return apply_block(sub, kind, _moved(inverse, shift, m), q, m)
+                    out, y = _step_back(sub, B, kind, q, m, _moved(inverse, shift, m),
+                                        None if rotation is None else _moved(rotation, shift, m), per_sample, need_cross)
+                    if y is not None:
+                        parts.append(y)
+                    return out
 
                 if not _in_slices((psi, lam), qubits, n, step):  # whole pair, out of place
                     _write_back([psi, lam], step(torch.cat([psi, lam]), qubits, n, 0))
