@@ -80,14 +80,15 @@ def angle_gradient(plan: TorchPlan, built: Built, crosses: dict[int, torch.Tenso
             k, diagonal = key[1]
             run_parts.append(_partial_traces(y, k, diagonal).flatten(1, 2))
     if run_parts:
-        y = torch.cat(run_parts, dim=1)[:, plan.run_order]  # (Bg, R, 2, 2), after each run
+        y = torch.cat(run_parts, dim=1).index_select(1, plan.run_order)  # (Bg, R, 2, 2), after each run
         gen = plan.run_gen  # (R, L, 2, 2)
         L = gen.shape[1]
         after = [y] * L  # the cross matrix right after each run position
+        positions = taken.unbind(2)
         for pos in range(L - 1, 0, -1):
-            t = taken[:, :, pos]
+            t = positions[pos]
             after[pos - 1] = t.mH @ after[pos] @ t
-        y = torch.stack(after, dim=2) if L > 1 else y[:, :, None]  # (Bg, R, L, 2, 2)
+        y = torch.stack(after, dim=2)  # (Bg, R, L, 2, 2)
         # Re tr(Y^H (-i G)) = sum Re(conj(Y) * (-i G)): real and imaginary parts multiplied pairwise
         parts = (torch.view_as_real(y) * torch.view_as_real(gen)).sum((-3, -2, -1))  # (Bg, R, L)
         grad.index_add_(1, plan.run_slots, parts.reshape(Bg, -1))
