@@ -481,13 +481,18 @@ def cross(lam: torch.Tensor, psi: torch.Tensor, kind: str, qubits: tuple[int, ..
             if per_sample:
                 return (psi.reshape(B, L, d).mH @ lam.reshape(B, L, d)).mT
             return (psi.reshape(B * L, d).mH @ lam.reshape(B * L, d)).mT
-        if L == 1 and not per_sample and B == 1:
-            return lam.reshape(d, R) @ psi.reshape(d, R).mH
+        if L == 1:  # the block's qubits on top: one (d, R) @ (R, d) product per row
+            if B == 1 and not per_sample:
+                return lam.reshape(d, R) @ psi.reshape(d, R).mH
+            x = lam.reshape(B, d, R) @ psi.reshape(B, d, R).mH
+            return x if per_sample else x.sum(0)
         lam4, psi4 = lam.reshape(B, L, d, R), psi.reshape(B, L, d, R)
         # (B, L, d, d) partial products, L at a time up to _CROSS_PARTIALS_MAX entries: with R < d
         # all at once they outgrow the state (d / R of them), e.g. 8 states for d = 16, R = 2
         step = max(1, _CROSS_PARTIALS_MAX // (B * d * d))
-        x = sum((lam4[:, i:i + step] @ psi4[:, i:i + step].mH).sum(1) for i in range(0, L, step))
+        x = (lam4[:, :step] @ psi4[:, :step].mH).sum(1)
+        for i in range(step, L, step):
+            x = x + (lam4[:, i:i + step] @ psi4[:, i:i + step].mH).sum(1)
         return x if per_sample else x.sum(0)
     shape, axes = split_shape(n, qubits)
     m = len(shape)
