@@ -288,19 +288,40 @@ def bench_batch(dtypes: list[str], batch: int, repeats: int) -> list[BatchRow]:
             "qdiff.state": lambda v: qdiff.state(circuit, v, dtype=dtype),
             "qdiff.expval": lambda v: qdiff.expval(circuit, observable, v, dtype=dtype),
         }
-        inner = 5  # batched calls per repeat (each is short), timed back to back with one loop
         for what, call in calls.items():
-            def batched() -> None:
-                for _ in range(inner):
-                    call(values)  # results dropped at once, as in a training loop
-
-            def separate() -> None:
-                for i in range(batch):
-                    call(values[i])
-
-            t_batched, t_loop = paired_medians([batched, separate], repeats)
-            rows.append(BatchRow(what, name, t_batched / inner * 1e3, t_loop * 1e3))
+            t_batched, t_loop = interleaved_batch_times(call, values, repeats)
+            rows.append(BatchRow(what, name, t_batched * 1e3, t_loop * 1e3))
     return rows
+
+
+def interleaved_batch_times(call: Callable[[torch.Tensor], object], values: torch.Tensor, repeats: int,
+                            segments: int = 16) -> tuple[float, float]:
+    """``(one batched call, B single calls)`` in seconds, as medians over ``repeats``.
+
+    Each repeat cuts the loop of single calls into ``segments`` stretches and times one batched
+    call before each, so both sides sample the same moments of a shared machine's load (a loop
+    timed whole lasts 0.4-1.3 s here, and one load spike in it moved the ratio by 2x between runs).
+    The batched time of a repeat is the median of its calls; the loop time the sum of its stretches.
+    """
+    B = values.shape[0]
+    bounds = [B * s // segments for s in range(segments + 1)]
+    call(values)
+    for i in range(min(B, 8)):
+        call(values[i])
+    batched_medians, loops = [], []
+    for _ in range(repeats):
+        stretches, batched = [], []
+        for s in range(segments):
+            t0 = time.perf_counter()
+            call(values)  # results dropped at once, as in a training loop
+            batched.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for i in range(bounds[s], bounds[s + 1]):
+                call(values[i])
+            stretches.append(time.perf_counter() - t0)
+        batched_medians.append(statistics.median(batched))
+        loops.append(sum(stretches))
+    return statistics.median(batched_medians), statistics.median(loops)
 
 
 # ----------------------------------------------------------------------------------------- report
