@@ -301,7 +301,9 @@ def interleaved_batch_times(call: Callable[[torch.Tensor], object], values: torc
     Each repeat cuts the loop of single calls into ``segments`` stretches and times one batched
     call before each, so both sides sample the same moments of a shared machine's load (a loop
     timed whole lasts 0.4-1.3 s here, and one load spike in it moved the ratio by 2x between runs).
-    The batched time of a repeat is the median of its calls; the loop time the sum of its stretches.
+    Each timed batched call follows an untimed one (steady state, as in a loop of batched calls;
+    single calls are warm from each other). The batched time of a repeat is the median of its
+    calls; the loop time the sum of its stretches.
     """
     B = values.shape[0]
     bounds = [B * s // segments for s in range(segments + 1)]
@@ -312,6 +314,7 @@ def interleaved_batch_times(call: Callable[[torch.Tensor], object], values: torc
     for _ in range(repeats):
         stretches, batched = [], []
         for s in range(segments):
+            call(values)  # untimed: the timed call runs warm, as in a loop of batched calls
             t0 = time.perf_counter()
             call(values)  # results dropped at once, as in a training loop
             batched.append(time.perf_counter() - t0)

@@ -72,8 +72,8 @@ def test_batch_target_interleaves_batched_calls_with_stretches_of_the_loop():
     calls: list[int] = []
     values = torch.zeros(32, 3)
     batched, loop = interleaved_batch_times(lambda v: calls.append(v.dim()), values, repeats=2, segments=4)
-    # warm-up: one batched call and 8 single ones; then per repeat 4 batched calls and all 32 rows
-    assert calls.count(2) == 1 + 2 * 4 and calls.count(1) == 8 + 2 * 32
-    order = calls[9:9 + 9]
-    assert order == [2] + [1] * 8  # a batched call before each stretch of 32 / 4 rows
+    # warm-up: one batched call and 8 single ones; then per repeat 4 x 2 batched calls and all 32 rows
+    assert calls.count(2) == 1 + 2 * 4 * 2 and calls.count(1) == 8 + 2 * 32
+    order = calls[9:9 + 10]
+    assert order == [2, 2] + [1] * 8  # an untimed and a timed batched call before each stretch of 32 / 4 rows
     assert batched > 0 and loop > 0
