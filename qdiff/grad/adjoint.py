@@ -41,7 +41,7 @@ import torch
 from qdiff.errors import DifferentiationError
 from qdiff.sim.kernels import MonomialPlan
 from qdiff.sim.monomial_rotation import MonomialRotation, pauli_cross
-from qdiff.sim.plan import Built, Operator, TorchPlan, apply_block, cross, rotate_block
+from qdiff.sim.plan import Built, Operator, TorchPlan, apply_block, cross, layer_product, rotate_block
 from qdiff.sim.plan_vjp import angle_gradient
 from qdiff.sim.program import TorchProgram
 
@@ -224,7 +224,18 @@ class AdjointState(torch.autograd.Function):
         the kept output. Returns the crosses and the final ``state`` (its ``lambda`` rows are the
         initial state's cotangent)."""
         crosses: dict[int, torch.Tensor] = {}
-        for b in range(len(plan.blocks) - 1, -1, -1):
+        # layers the forward ran as one product (kept: their output, twice): both crosses from the
+        # pair after the layer, then one product of the inverses (see TorchPlan.paired)
+        pairs = plan.paired(B, 2 if per_sample else 1) if kept is not None else {}
+        b = len(plan.blocks) - 1
+        while b >= 0:
+            if b - 1 in pairs:
+                for c in (b, b - 1):
+                    if want_angles and plan.blocks[c].fixed is None:
+                        crosses[c] = cross(state, kept[b], "dense", plan.blocks[c].qubits, n, per_sample)
+                state = layer_product(state, inverses[b - 1], inverses[b])
+                b -= 2
+                continue
             block = plan.blocks[b]
             need_cross = want_angles and block.fixed is None
             rotation = _pair_rotation(ops[b], per_sample) if block.kind == "pauli" else None
@@ -240,6 +251,7 @@ class AdjointState(torch.autograd.Function):
                 state = apply_block(state, block.kind, inverses[b], block.qubits, n)
             if y is not None:
                 crosses[b] = y
+            b -= 1
         return crosses, state
 
     @staticmethod

@@ -84,3 +84,48 @@ def test_kept_sweep_of_a_circuit_without_gates():
         grads.append(s.grad)
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-15)
     assert grads[0][1].real == pytest.approx(1.6)
+
+
+def test_two_chunk_layers_of_one_state_run_as_one_product_forward_and_back(monkeypatch):
+    """A single state with shared angles runs each layer cut into two chunks as one
+    ``layer_product`` (forward and sweep), including a layer whose low chunk is fixed (h gates);
+    gradients of the angles and of the initial state equal backprop's."""
+    plan_module = importlib.import_module("qdiff.sim.plan")
+    calls: list[int] = []
+    original = plan_module.layer_product
+
+    def counting(state, low, high):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return original(state, low, high)
+
+    monkeypatch.setattr(plan_module, "layer_product", counting)
+    monkeypatch.setattr(adjoint_module, "layer_product", counting)
+    w = qdiff.ParameterVector("w", 28)
+    c = qdiff.Circuit(8)
+    for q in range(8):
+        c.ry(w[q], q).rz(w[8 + q], q)
+    for q in range(7):
+        c.cx(q, q + 1)
+    for q in range(4):
+        c.h(q)  # a fixed low chunk ...
+    for q in range(4, 8):
+        c.rx(w[12 + q], q)  # ... beside a rotating high one
+    for q in range(7):
+        c.cz(q, q + 1)
+    for q in range(8):
+        c.ry(w[20 + q], q)
+    obs = X(0) @ Z(5) + 0.3 * Y(7)
+    psi0 = torch.randn(1 << 8, dtype=torch.complex128, generator=torch.Generator().manual_seed(5))
+    grads = {}
+    for method in ("adjoint", "backprop"):
+        v = torch.linspace(-1.3, 1.1, c.num_parameters, dtype=torch.float64).requires_grad_(True)
+        s = (psi0 / psi0.norm()).requires_grad_(True)
+        calls.clear()
+        qdiff.expval(c, obs, v, method=method, initial_state=s).backward()
+        grads[method] = (v.grad, s.grad, len(calls))
+    plan = qdiff.sim.program.compile_circuit(c).on(torch.complex128, torch.device("cpu")).plan(1, 1)
+    layers = len(plan.paired(1, 1))
+    assert layers == 3
+    assert grads["adjoint"][2] == 2 * layers and grads["backprop"][2] == layers  # forward + sweep, forward
+    for got, want in zip(grads["adjoint"][:2], grads["backprop"][:2]):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
