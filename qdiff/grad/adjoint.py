@@ -41,7 +41,7 @@ import torch
 from qdiff.errors import DifferentiationError
 from qdiff.sim.kernels import MonomialPlan
 from qdiff.sim.monomial_rotation import MonomialRotation, pauli_cross
-from qdiff.sim.plan import Built, Operator, TorchPlan, apply_block, cross, layer_product, rotate_block
+from qdiff.sim.plan import Built, Operator, TorchPlan, apply_block, cross, layer_crosses, layer_product, rotate_block
 from qdiff.sim.plan_vjp import angle_gradient
 from qdiff.sim.program import TorchProgram
 
@@ -230,9 +230,11 @@ class AdjointState(torch.autograd.Function):
         b = len(plan.blocks) - 1
         while b >= 0:
             if b - 1 in pairs:
-                for c in (b, b - 1):
-                    if want_angles and plan.blocks[c].fixed is None:
-                        crosses[c] = cross(state, kept[b], "dense", plan.blocks[c].qubits, n, per_sample)
+                if want_angles:
+                    low, high = layer_crosses(state, kept[b], inverses[b - 1].shape[-1])
+                    for c, y in ((b - 1, low), (b, high)):
+                        if plan.blocks[c].fixed is None:
+                            crosses[c] = y
                 state = layer_product(state, inverses[b - 1], inverses[b])
                 b -= 2
                 continue

@@ -134,6 +134,15 @@ def layer_product(state: torch.Tensor, low: torch.Tensor, high: torch.Tensor) ->
     return torch.linalg.multi_dot([high, state.reshape(N // dl, dl), low.mT]).view(1, N)
 
 
+def layer_crosses(lam: torch.Tensor, psi: torch.Tensor, dl: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cross matrices (:func:`cross`) of both blocks of a :func:`layer_product` layer from one
+    pair ``(1, N)`` after it, the states seen as ``(N/dl, dl)`` matrices: ``(Y_low, Y_high)`` =
+    ``((psi^H lam)^T, lam psi^H)`` (a transposed view for the low block, as :func:`cross`)."""
+    N = lam.shape[-1]
+    lam2, psi2 = lam.reshape(N // dl, dl), psi.reshape(N // dl, dl)
+    return (psi2.mH @ lam2).mT, lam2 @ psi2.mH
+
+
 def layer_tilings(blocks: list[Block], n: int) -> dict[int, int]:
     """``start -> end``: each run ``blocks[start:end]`` (at least two) of dense blocks on
     consecutive qubits whose qubits are ``0..n-1`` in ascending order, chunk after chunk (a layer
