@@ -271,7 +271,10 @@ class TorchPlan:
         self.run_slots = torch.as_tensor(run_slots.reshape(-1), device=device)
         order = np.concatenate([np.asarray(r, dtype=np.int64).reshape(-1) for r in chunk_groups.values()]) \
             if chunk_groups else np.zeros(0, dtype=np.int64)
-        self.run_order = torch.as_tensor(np.argsort(order), device=device)  # chunk positions -> runs
+        run_order = np.argsort(order)
+        # chunk positions -> runs; None when they coincide (a single chunk size, runs in chunk order)
+        self.run_order = None if np.array_equal(run_order, np.arange(len(run_order))) else \
+            torch.as_tensor(run_order, device=device)
         self.chunk_groups = {key: torch.as_tensor(np.asarray(rows, dtype=np.int64), device=device)
                              for key, rows in chunk_groups.items()}
         self.table = RotationTable([steps[s] for s in singles], dtype, device)

@@ -100,7 +100,9 @@ def angle_gradient(plan: TorchPlan, built: Built, crosses: dict[int, torch.Tenso
                 y = y.unsqueeze(1)
             run_parts.append(_partial_traces(y, k, diagonal, transposed).flatten(1, 2))
     if run_parts:
-        y = torch.cat(run_parts, dim=1).index_select(1, plan.run_order)  # (Bg, R, 2, 2), after each run
+        y = torch.cat(run_parts, dim=1) if len(run_parts) > 1 else run_parts[0]  # (Bg, R, 2, 2), after each run
+        if plan.run_order is not None:
+            y = y.index_select(1, plan.run_order)
         gen = plan.run_gen  # (R, L, 2, 2)
         L = gen.shape[1]
         after = [y] * L  # the cross matrix right after each run position
