@@ -105,12 +105,13 @@ def angle_gradient(plan: TorchPlan, built: Built, crosses: dict[int, torch.Tenso
             y = y.index_select(1, plan.run_order)
         gen = plan.run_gen  # (R, L, 2, 2)
         L = gen.shape[1]
-        after = [y] * L  # the cross matrix right after each run position
-        positions = taken.unbind(2)
+        R = y.shape[1]
+        after = [y.reshape(Bg * R, 2, 2)] * L  # the cross matrix right after each run position
+        positions = taken.view(Bg * R, L, 2, 2).unbind(1)
         for pos in range(L - 1, 0, -1):
             t = positions[pos]
-            after[pos - 1] = t.mH @ after[pos] @ t
-        y = torch.stack(after, dim=2)  # (Bg, R, L, 2, 2)
+            after[pos - 1] = torch.bmm(torch.bmm(t.mH, after[pos]), t)
+        y = torch.stack(after, dim=1).view(Bg, R, L, 2, 2)
         # Re tr(Y^H (-i G)) = sum Re(conj(Y) * (-i G)): real and imaginary parts multiplied pairwise
         parts = (torch.view_as_real(y) * torch.view_as_real(gen)).sum((-3, -2, -1))  # (Bg, R, L)
         grad.index_add_(1, plan.run_slots, parts.reshape(Bg, -1))
