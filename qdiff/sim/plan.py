@@ -139,8 +139,8 @@ def layer_crosses(lam: torch.Tensor, psi: torch.Tensor, dl: int) -> tuple[torch.
     pair ``(1, N)`` after it, the states seen as ``(N/dl, dl)`` matrices: ``(Y_low, Y_high)`` =
     ``((psi^H lam)^T, lam psi^H)`` (a transposed view for the low block, as :func:`cross`)."""
     N = lam.shape[-1]
-    lam2, psi2 = lam.reshape(N // dl, dl), psi.reshape(N // dl, dl)
-    return (psi2.mH @ lam2).mT, lam2 @ psi2.mH
+    lam2, psi_h = lam.reshape(N // dl, dl), psi.reshape(N // dl, dl).mH
+    return (psi_h @ lam2).mT, lam2 @ psi_h
 
 
 def layer_tilings(blocks: list[Block], n: int) -> dict[int, int]:
