@@ -89,13 +89,20 @@ def test_per_row_gradients_agree_in_both_layouts(monkeypatch):
 
 
 def _hardware_efficient(n: int, layers: int) -> qdiff.Circuit:
-    w = qdiff.ParameterVector("w", 2 * n * layers)
+    """``layers`` x (ry, rz on every qubit, a cx chain), then a layer whose low half is fixed (h)
+    and whose high half rotates (rx): a tiling with a shared chunk among per-row ones."""
+    w = qdiff.ParameterVector("w", 2 * n * layers + n)
     c = qdiff.Circuit(n)
     for layer in range(layers):
         for q in range(n):
             c.ry(w[2 * (layer * n + q)], q).rz(w[2 * (layer * n + q) + 1], q)
         for q in range(n - 1):
             c.cx(q, q + 1)
+    for q in range(n):
+        if q < n // 2:
+            c.h(q)
+        else:
+            c.rx(w[2 * n * layers + q], q)
     return c
 
 
@@ -119,7 +126,7 @@ def test_tiled_per_row_layers_equal_the_unfused_steps(dtype, n, B, monkeypatch):
     angles = tp.angles((torch.rand(B, c.num_parameters, generator=g, dtype=torch.float64) * 6 - 3).to(tp.real_dtype))
     state = torch.randn(B, 2**n, dtype=dtype, generator=g)
     plan = tp.plan(B, B)
-    assert len(plan.tilings) == 2  # one tiling per layer
+    assert len(plan.tilings) == 3  # one tiling per layer, the last with a fixed (h) chunk among rotating ones
     calls = []
     original = plan_module.rotating_gemm
     monkeypatch.setattr(plan_module, "rotating_gemm", lambda s, m: calls.append(m.shape) or original(s, m))
