@@ -319,9 +319,8 @@ class AdjointState(torch.autograd.Function):
                     crosses[b] = parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
         grad_angles = None
         if want_angles:
-            grad_angles = torch.zeros_like(angles)
-            if crosses:
-                grad_angles = angle_gradient(plan, built, crosses, per_sample, angles.shape[1]).to(angles.dtype)
+            grad_angles = angle_gradient(plan, built, crosses, per_sample, angles.shape[1]).to(angles.dtype) \
+                if crosses else torch.zeros_like(angles)
         return grad_angles, (lam if ctx.needs_input_grad[1] else None), None, None
 
 

@@ -104,9 +104,12 @@ def _gathered_o_psi(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qub
 
 
 def real_inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``Re sum_j conj(a[..., j]) b[..., j]`` for ``(B, N)`` complex tensors -> ``(B,)``, as one real
-    batched dot product of the ``(re, im)`` views (no temporaries; ``vecdot`` makes two of a state's size)."""
+    """``Re sum_j conj(a[..., j]) b[..., j]`` for ``(B, N)`` complex tensors -> ``(B,)``: for large
+    states one real batched dot product of the ``(re, im)`` views (no temporaries; ``vecdot`` makes
+    two of a state's size), for small ones ``vecdot`` (two torch calls instead of six)."""
     B = a.shape[0]
+    if a.numel() <= _GATHERED_MAX:  # small: two calls, the temporaries do not matter
+        return torch.linalg.vecdot(a, b).real
     ra = torch.view_as_real(a.resolve_conj()).reshape(B, 1, -1)
     rb = torch.view_as_real(b.resolve_conj()).reshape(B, -1, 1)
     return torch.bmm(ra, rb).view(B)

@@ -329,13 +329,13 @@ class TorchPlan:
         taken = None
         B = angles.shape[0]
         if self.chunk_groups:
-            pool = self.pool_fixed.expand(B, -1, -1, -1)
+            pool = self.pool_fixed if B == 1 else self.pool_fixed.expand(B, -1, -1, -1)
             if len(self.rot_slots):
                 phases = _unit_phases(angles.index_select(1, self.rot_slots).unsqueeze(-1) * self.neg_rot_lams)  # (B, S, 2)
                 S = phases.shape[1]  # sum_e phase_e P_e, one batched (1 x 2) @ (2 x 4) per rotation
                 projs = self.rot_projs.view(S, 2, 4)
-                if B == 1:
-                    rot = torch.matmul(phases.unsqueeze(-2), projs).view(B, S, 2, 2)
+                if B == 1:  # one bmm over the rotations (a broadcast matmul adds five reshaping calls)
+                    rot = torch.bmm(phases.view(S, 1, 2), projs).view(B, S, 2, 2)
                 else:  # without expanding the projectors B times (4x faster at B = 1024, measured)
                     rot = torch.einsum("bse,sef->bsf", phases, projs).view(B, S, 2, 2)
                 pool = torch.cat([pool, rot], dim=1)
