@@ -78,27 +78,25 @@ def angle_gradient(plan: TorchPlan, built: Built, crosses: dict[int, torch.Tenso
     grad = torch.zeros(Bg, num_slots, dtype=real, device=first.device)
     run_parts = []
     for _, members, key in built.bases:
-        if key[0] == "rot":
-            y = torch.stack([crosses[b] for b in members])  # (G, Bg, ...) or (G, ...)
-            if not per_sample:
-                y = y.unsqueeze(1)
+        chunk = key[0] == "chunk"
+        ys = [crosses[b] for b in members]
+        # per-row crosses that are transposed views (lowest-qubit chunks, see plan.cross) are
+        # stacked as stored and read with the transposed index: no transposing copy (1.06x the
+        # whole batch-256 gradient at n = 8); small shared ones are stacked as they come
+        transposed = chunk and per_sample and not key[1][1] and \
+            all(not t.is_contiguous() and t.mT.is_contiguous() for t in ys)
+        y = torch.stack([t.mT for t in ys] if transposed else ys)  # (G, Bg, ...) or (G, ...)
+        if not per_sample:
+            y = y.unsqueeze(1)
+        if chunk:
+            k, diagonal = key[1]
+            run_parts.append(_partial_traces(y, k, diagonal, transposed).flatten(1, 2))
+        else:
             slots, minus_i_g = plan.table_generators[key[1]]
             part = (y.transpose(0, 1).conj() * minus_i_g).real
             if key[1][0] != "pauli":  # a Pauli block's y is already the contraction with M
                 part = part.sum((-1,) if key[1][0] == "diagonal" else (-2, -1))
             grad.index_add_(1, slots, part)
-        else:
-            k, diagonal = key[1]
-            ys = [crosses[b] for b in members]
-            # per-row crosses that are transposed views (lowest-qubit chunks, see plan.cross) are
-            # stacked as stored and read with the transposed index: no transposing copy (1.06x
-            # the whole batch-256 gradient at n = 8); small shared ones are stacked as they come
-            transposed = per_sample and not diagonal and \
-                all(not t.is_contiguous() and t.mT.is_contiguous() for t in ys)
-            y = torch.stack([t.mT for t in ys] if transposed else ys)
-            if not per_sample:
-                y = y.unsqueeze(1)
-            run_parts.append(_partial_traces(y, k, diagonal, transposed).flatten(1, 2))
     if run_parts:
         y = torch.cat(run_parts, dim=1) if len(run_parts) > 1 else run_parts[0]  # (Bg, R, 2, 2), after each run
         if plan.run_order is not None:
