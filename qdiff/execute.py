@@ -138,12 +138,15 @@ def prepare(circuit: Circuit, values: Values, initial_state: InitialState = None
     dim = 2**n
     if basis_index:
         initial = torch.zeros(B, dim, dtype=dtype, device=device)
-        initial[:, init] = 1
+        initial.select(1, init).fill_(1)
     else:
         initial = init.expand(batch_shape + (dim,)).reshape(B, dim).contiguous()
     angles = None
     if program.program.num_slots:
-        v = vals.expand(batch_shape + (vals.shape[-1],)).reshape(B, -1) if vals.dim() else vals.reshape(1, -1)
+        if vals.dim() == 0 or tuple(vals.shape[:-1]) == batch_shape:  # nothing to broadcast
+            v = vals.reshape(B if vals.dim() else 1, -1)
+        else:
+            v = vals.expand(batch_shape + (vals.shape[-1],)).reshape(B, -1)
         angles = program.angles(v)
     return _Prepared(program, angles, initial, batch_shape, n)
 
