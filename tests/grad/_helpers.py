@@ -7,6 +7,7 @@ simulator's entry points (``TorchProgram.run`` and the kernels) to count and ins
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +18,8 @@ import qdiff
 from qdiff import Circuit, Parameter, ParameterVector, PauliSum, X, Y, Z
 from qdiff.sim import plan as plan_module
 from qdiff.sim import program as program_module
+
+adjoint_module = importlib.import_module("qdiff.grad.adjoint")  # the module (qdiff.grad.adjoint is the engine)
 
 F64 = torch.float64
 
@@ -241,18 +244,23 @@ class KernelProbe:
 def probe_kernels(monkeypatch) -> KernelProbe:  # type: ignore[no-untyped-def]
     """Wrap the kernels as seen by ``apply_block`` and ``apply_step`` (module globals of
     :mod:`qdiff.sim.plan` and :mod:`qdiff.sim.program`), which ``TorchProgram.run``, ``run_steps``
-    and the adjoint walker go through."""
+    and the adjoint walker go through, and the plan's layer kernels (``rotating_gemm``, one block;
+    ``layer_product``, two blocks: recorded twice; also as the adjoint sweep imports it), so that
+    one call is recorded per block."""
     probe = KernelProbe()
-    for module in (plan_module, program_module):
-        for name in ("apply_dense", "apply_diagonal", "apply_monomial"):
-            original = getattr(module, name)
+    wrapped = [(module, name, 1) for module in (plan_module, program_module)
+               for name in ("apply_dense", "apply_diagonal", "apply_monomial")]
+    wrapped += [(plan_module, "rotating_gemm", 1), (plan_module, "layer_product", 2),
+                (adjoint_module, "layer_product", 2)]
+    for module, name, blocks in wrapped:
+        original = getattr(module, name)
 
-            def wrapper(*args, _original=original, _name=name):  # type: ignore[no-untyped-def]
-                out = _original(*args)
-                probe.calls.append(KernelCall(_name, torch.is_grad_enabled(), out.requires_grad, out.grad_fn))
-                return out
+        def wrapper(*args, _original=original, _name=name, _blocks=blocks):  # type: ignore[no-untyped-def]
+            out = _original(*args)
+            probe.calls += [KernelCall(_name, torch.is_grad_enabled(), out.requires_grad, out.grad_fn)] * _blocks
+            return out
 
-            monkeypatch.setattr(module, name, wrapper)
+        monkeypatch.setattr(module, name, wrapper)
     return probe
 
 
