@@ -1,5 +1,10 @@
 """The ``adjoint`` engine: reverse-mode gradients in constant memory. Derivation: adjoint.md.
 
+A small CPU state (:func:`qdiff.sim.tape.tape_for`: up to 11 qubits, 2**16 amplitudes over the
+batch, numba installed) runs as a numba tape instead: the forward pass and the whole sweep, with
+every angle's gradient, are one compiled call each (:mod:`qdiff.sim.tape_kernels`), where the
+torch plan below spends its time dispatching ~180 small torch calls. Everything else is as below.
+
 The autograd Function maps angles to the final state without recording a graph. Whatever comes
 after it (probabilities, expectation values, variances, a Born machine's MMD loss) is ordinary
 torch, so its backward receives ``lambda = dL/dpsi*`` for ANY output and walks the fused plan
@@ -44,6 +49,7 @@ from qdiff.sim.monomial_rotation import MonomialRotation, pauli_cross
 from qdiff.sim.plan import Built, Operator, TorchPlan, apply_block, cross, layer_crosses, layer_product, rotate_block
 from qdiff.sim.plan_vjp import angle_gradient
 from qdiff.sim.program import TorchProgram
+from qdiff.sim.tape import run_tape, sweep_tape, tape_for
 
 
 _SLICE = 1 << 16
@@ -188,6 +194,12 @@ class AdjointState(torch.autograd.Function):
     @staticmethod
     def forward(ctx, angles: torch.Tensor, initial: torch.Tensor, program: TorchProgram,  # type: ignore[override]
                 keep: bool) -> torch.Tensor:
+        tape = tape_for(program.program, initial)
+        ctx.tape = tape
+        if tape is not None:  # a small CPU state: the forward and the sweep are one numba call each
+            final = run_tape(tape, initial, angles)
+            ctx.save_for_backward(angles, final)
+            return final
         plan = program.plan(initial.shape[0], angles.shape[0])
         with torch.no_grad():
             built = plan.build(angles if angles.shape[1] else None)
@@ -259,6 +271,10 @@ class AdjointState(torch.autograd.Function):
     @staticmethod
     def _sweep(ctx, grad_state: torch.Tensor) -> tuple:  # type: ignore[no-untyped-def]
         angles, final = ctx.saved_tensors
+        if ctx.tape is not None:
+            grad_angles, lam = sweep_tape(ctx.tape, final, grad_state, angles)
+            return (grad_angles if ctx.needs_input_grad[0] else None), \
+                (lam if ctx.needs_input_grad[1] else None), None, None
         program: TorchProgram = ctx.program
         plan: TorchPlan = ctx.plan
         built: Built = ctx.built

@@ -18,6 +18,7 @@ import qdiff
 from qdiff import Circuit, Parameter, ParameterVector, PauliSum, X, Y, Z
 from qdiff.sim import plan as plan_module
 from qdiff.sim import program as program_module
+from qdiff.sim import tape as tape_module
 
 adjoint_module = importlib.import_module("qdiff.grad.adjoint")  # the module (qdiff.grad.adjoint is the engine)
 
@@ -210,16 +211,29 @@ class RunCounter:
 
 
 def count_runs(monkeypatch) -> RunCounter:  # type: ignore[no-untyped-def]
-    """Wrap ``qdiff.sim.program.TorchProgram.run`` with a counter (undone by ``monkeypatch``)."""
+    """Wrap the simulator's runs with a counter (undone by ``monkeypatch``):
+    ``qdiff.sim.program.TorchProgram.run`` and the adjoint engine's numba tape run."""
     counter = RunCounter()
     original = program_module.TorchProgram.run
+    original_tape = adjoint_module.run_tape
 
     def run(self, state, angles, **kwargs):  # type: ignore[no-untyped-def]
         counter.calls.append(RunCall(int(state.shape[0]), torch.is_grad_enabled()))
         return original(self, state, angles, **kwargs)
 
+    def run_tape(tape, state, angles):  # type: ignore[no-untyped-def]
+        counter.calls.append(RunCall(int(state.shape[0]), torch.is_grad_enabled()))
+        return original_tape(tape, state, angles)
+
     monkeypatch.setattr(program_module.TorchProgram, "run", run)
+    monkeypatch.setattr(adjoint_module, "run_tape", run_tape)
     return counter
+
+
+def torch_plan_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Turn the numba tape off (:mod:`qdiff.sim.tape`), so that the adjoint engine runs and sweeps
+    the torch plan even for small states (undone by ``monkeypatch``)."""
+    monkeypatch.setattr(tape_module, "TAPE_MAX_QUBITS", -1)
 
 
 @dataclass
@@ -246,7 +260,9 @@ def probe_kernels(monkeypatch) -> KernelProbe:  # type: ignore[no-untyped-def]
     :mod:`qdiff.sim.plan` and :mod:`qdiff.sim.program`), which ``TorchProgram.run``, ``run_steps``
     and the adjoint walker go through, and the plan's layer kernels (``rotating_gemm``, one block;
     ``layer_product``, two blocks: recorded twice; also as the adjoint sweep imports it), so that
-    one call is recorded per block."""
+    one call is recorded per block. The torch kernels are what it sees, so it turns the numba tape
+    off (:func:`torch_plan_only`)."""
+    torch_plan_only(monkeypatch)
     probe = KernelProbe()
     wrapped = [(module, name, 1) for module in (plan_module, program_module)
                for name in ("apply_dense", "apply_diagonal", "apply_monomial")]

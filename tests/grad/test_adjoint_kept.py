@@ -13,10 +13,17 @@ import torch
 import qdiff
 from qdiff import X, Y, Z
 
+from ._helpers import torch_plan_only
 from .test_adjoint_slices import _mixed
 
 adjoint_module = importlib.import_module("qdiff.grad.adjoint")
 AdjointState = adjoint_module.AdjointState
+
+
+@pytest.fixture(autouse=True)
+def _torch_plan(monkeypatch):  # type: ignore[no-untyped-def]
+    """These tests exercise the torch plan's sweeps: the numba tape stays off."""
+    torch_plan_only(monkeypatch)
 
 
 def _count_sweeps(monkeypatch) -> dict[str, int]:  # type: ignore[no-untyped-def]

@@ -17,8 +17,16 @@ import qdiff
 from qdiff import Circuit, ParameterVector, X, Y, Z
 from qdiff.apps.ansatz import hardware_efficient
 
+from ._helpers import torch_plan_only
+
 
 adjoint_module = importlib.import_module("qdiff.grad.adjoint")
+
+
+@pytest.fixture(autouse=True)
+def _torch_plan(monkeypatch):  # type: ignore[no-untyped-def]
+    """These tests exercise the torch plan's sweeps: the numba tape stays off."""
+    torch_plan_only(monkeypatch)
 
 
 def _mixed(n: int = 8) -> Circuit:

@@ -1,0 +1,234 @@
+"""A compiled program as flat arrays (a *tape*) that numba kernels run in one call each.
+
+On a small state the torch plan's cost is dispatch, not arithmetic: an 8-qubit energy gradient
+makes about 180 torch calls of a few microseconds each for a few hundred thousand flops. A tape
+holds every step of a :class:`~qdiff.sim.program.Program` (unfused: on a few thousand amplitudes a
+step is a cache-resident pass) in a handful of numpy arrays, and :mod:`qdiff.sim.tape_kernels`
+runs the forward pass, or the whole adjoint sweep with every angle's gradient, in one call.
+
+numba is optional: :func:`tape_for` returns ``None`` when it is missing or the state is not a
+small CPU one, and the engines use the torch plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from qdiff.sim.program import Program
+
+TAPE_MAX_QUBITS = 11
+"""Widest state the tape runs (above it the torch plan's fused BLAS kernels win)."""
+
+TAPE_MAX_AMPLITUDES = 1 << 16
+"""Most amplitudes over all rows of a call (a large batch of small states runs the torch plan's
+batched GEMMs)."""
+
+TAPE_MAX_STEP_QUBITS = 4
+"""Widest dense step a tape holds (its ``d x d`` operator is applied entry by entry)."""
+
+
+@lru_cache(maxsize=1)
+def _kernels():  # type: ignore[no-untyped-def]
+    """:mod:`qdiff.sim.tape_kernels`, or ``None`` without numba."""
+    try:
+        from qdiff.sim import tape_kernels
+    except ImportError:
+        return None
+    return tape_kernels
+
+
+def tapes_available() -> bool:
+    """Whether numba is installed, so that small states can run as tapes."""
+    return _kernels() is not None
+
+
+@dataclass(frozen=True, eq=False)
+class Tape:
+    """The steps of a program as arrays (layout: :mod:`qdiff.sim.tape_kernels`).
+
+    Attributes:
+        gkind, gstart, gi, gc: the groups the kernels run: ``GROUP_RUN`` (consecutive one-qubit
+            steps on one qubit, applied as one 2 x 2 product), ``GROUP_PERMUTATION`` (consecutive
+            fixed monomial steps as one permutation of the whole state, its ``2**n`` indices at
+            ``idata[gi]`` and phases at ``cdata[gc]``) or ``GROUP_STEP`` (one step); group ``g``
+            holds steps ``gstart[g] .. gstart[g+1]-1``.
+        kind, qstart, qubits, cstart, istart, slot: ``int64`` step tables (``slot`` -1 for fixed steps).
+        cdata: every step's complex data in one array (complex128; :meth:`data` per dtype).
+        idata: the permutations of monomial and Pauli steps.
+        dmax: the largest ``2**k`` of a step.
+        global_phase: ``exp(i phase)`` of the program.
+    """
+
+    gkind: np.ndarray
+    gstart: np.ndarray
+    gi: np.ndarray
+    gc: np.ndarray
+    kind: np.ndarray
+    qstart: np.ndarray
+    qubits: np.ndarray
+    cstart: np.ndarray
+    istart: np.ndarray
+    slot: np.ndarray
+    cdata: np.ndarray
+    idata: np.ndarray
+    dmax: int
+    lmax: int
+    global_phase: complex
+    _by_dtype: dict = field(default_factory=dict, repr=False)
+
+    def data(self, dtype: np.dtype) -> np.ndarray:
+        """``cdata`` in the state's complex dtype (converted once)."""
+        if dtype not in self._by_dtype:
+            self._by_dtype[dtype] = self.cdata.astype(dtype)
+        return self._by_dtype[dtype]
+
+
+def lower(program: Program) -> Tape | None:
+    """The tape of ``program``, or ``None`` when a dense step is wider than :data:`TAPE_MAX_STEP_QUBITS`."""
+    from qdiff.sim import tape_kernels as K
+
+    kinds, qstart, qubits, cstart, istart, slots = [], [0], [], [], [], []
+    cdata: list[np.ndarray] = []
+    idata: list[np.ndarray] = []
+    csize = isize = 0
+    dmax = 1
+    for step in program.steps:
+        d = 1 << len(step.qubits)
+        if step.kind == "dense" and len(step.qubits) > TAPE_MAX_STEP_QUBITS:
+            return None
+        dmax = max(dmax, d)
+        perm = None
+        if step.slot is None:
+            if step.kind == "dense":
+                kind, data = K.FIXED_DENSE, np.asarray(step.fixed, dtype=complex).reshape(-1)
+            elif step.kind == "diagonal":
+                kind, data = K.FIXED_DIAGONAL, np.asarray(step.fixed, dtype=complex)
+            else:
+                kind, data = K.FIXED_MONOMIAL, np.asarray(step.monomial[1], dtype=complex)
+                perm = step.monomial[0]
+        elif step.kind == "diagonal":
+            kind, data = K.ROT_DIAGONAL, np.asarray(step.diagonal, dtype=complex)
+        elif step.kind == "pauli":
+            phases = np.asarray(step.monomial[1], dtype=complex)
+            g = float(abs(phases[0]))
+            kind, data, perm = K.ROT_PAULI, np.concatenate([phases / g, [g]]), step.monomial[0]
+        else:
+            lam, vec = np.linalg.eigh(step.dense)
+            kind = K.ROT_DENSE
+            data = np.concatenate([vec.reshape(-1), lam.astype(complex), (-1j * step.dense).reshape(-1)])
+        kinds.append(kind)
+        qubits += step.qubits
+        qstart.append(len(qubits))
+        slots.append(-1 if step.slot is None else step.slot)
+        cstart.append(csize)
+        istart.append(isize)
+        cdata.append(data)
+        csize += len(data)
+        if perm is not None:
+            idata.append(np.asarray(perm, dtype=np.int64))
+            isize += len(perm)
+    gkind, gstart, gi, gc = [], [], [], []
+    steps, lmax, i = program.steps, 1, 0
+    while i < len(steps):
+        j = i + 1
+        one_qubit = len(steps[i].qubits) == 1
+        if one_qubit:
+            while j < len(steps) and steps[j].qubits == steps[i].qubits:
+                j += 1
+            lmax = max(lmax, j - i)
+        elif _is_permutation(steps[i]):
+            while j < len(steps) and _is_permutation(steps[j]):
+                j += 1
+        gstart.append(i)
+        gi.append(isize)
+        gc.append(csize)
+        if one_qubit:
+            gkind.append(K.GROUP_RUN)
+        elif j - i > 1:  # one permutation of the whole state
+            gkind.append(K.GROUP_PERMUTATION)
+            perm, phases = _whole_permutation(steps[i:j], program.num_qubits)
+            idata.append(perm)
+            cdata.append(phases)
+            isize += len(perm)
+            csize += len(phases)
+        else:
+            gkind.append(K.GROUP_STEP)
+        i = j
+    gstart.append(len(steps))
+    ints = {name: np.asarray(v, dtype=np.int64) for name, v in
+            (("gkind", gkind), ("gstart", gstart), ("gi", gi), ("gc", gc), ("kind", kinds), ("qstart", qstart),
+             ("qubits", qubits), ("cstart", cstart), ("istart", istart), ("slot", slots))}
+    return Tape(**ints, cdata=np.concatenate(cdata) if cdata else np.zeros(0, complex),
+                idata=np.concatenate(idata) if idata else np.zeros(1, np.int64), dmax=dmax, lmax=lmax,
+                global_phase=complex(np.exp(1j * program.global_phase)))
+
+
+def _is_permutation(step) -> bool:  # type: ignore[no-untyped-def]
+    return step.kind == "monomial" and step.slot is None
+
+
+def _whole_permutation(steps, n: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """Fixed monomial steps composed into one map of the whole state: ``new[perm[i]] = phases[i] old[i]``."""
+    index = np.arange(1 << n)
+    perm, phases = index.copy(), np.ones(1 << n, dtype=complex)
+    for step in steps:
+        local_perm, local_phases = np.asarray(step.monomial[0]), np.asarray(step.monomial[1], dtype=complex)
+        mask = sum(1 << q for q in step.qubits)
+        local = np.zeros_like(perm)
+        for bit, q in enumerate(step.qubits):
+            local |= ((perm >> q) & 1) << bit
+        moved = np.zeros_like(perm)
+        for bit, q in enumerate(step.qubits):
+            moved |= ((local_perm[local] >> bit) & 1) << q
+        phases = phases * local_phases[local]
+        perm = (perm & ~mask) | moved
+    return perm, phases
+
+
+def tape_for(program: Program, state: torch.Tensor) -> Tape | None:
+    """The program's tape (lowered once, cached on the program) when ``state`` ``(B, 2**n)`` suits
+    one: numba installed, a CPU state of at most :data:`TAPE_MAX_QUBITS` qubits and
+    :data:`TAPE_MAX_AMPLITUDES` amplitudes in all; else ``None``."""
+    if state.device.type != "cpu" or program.num_qubits > TAPE_MAX_QUBITS or \
+            state.numel() > TAPE_MAX_AMPLITUDES or _kernels() is None:
+        return None
+    cache = program._torch
+    if "tape" not in cache:
+        cache["tape"] = lower(program)
+    return cache["tape"]
+
+
+def _arrays(tape: Tape, dtype: np.dtype) -> tuple:
+    return (tape.gkind, tape.gstart, tape.gi, tape.gc, tape.kind, tape.qstart, tape.qubits, tape.cstart, tape.istart,
+            tape.slot, tape.data(dtype), tape.idata, tape.dmax, tape.lmax)
+
+
+def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """The final states for ``state`` ``(B, 2**n)`` (not modified) and ``angles`` ``(B or 1, S)``."""
+    out = state.detach().resolve_conj().clone(memory_format=torch.contiguous_format)
+    x = out.numpy()
+    _kernels().run(x, angles.detach().contiguous().numpy(), *_arrays(tape, x.dtype))
+    if tape.global_phase != 1:
+        out.mul_(tape.global_phase)
+    return out
+
+
+def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles: torch.Tensor,
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The adjoint sweep: ``(dL/dangles (B or 1, S), dL/dinitial (B, 2**n))`` from the final states
+    and their cotangent ``grad_state`` (``dL/dpsi*``, torch's convention)."""
+    back = tape.global_phase.conjugate()
+    psi = final.detach().resolve_conj().clone(memory_format=torch.contiguous_format)
+    lam = grad_state.detach().to(final.dtype).resolve_conj().clone(memory_format=torch.contiguous_format)
+    if back != 1:
+        psi.mul_(back)
+        lam.mul_(back)
+    a = angles.detach().contiguous().numpy()
+    grad = np.zeros(a.shape, dtype=np.float64)
+    p = psi.numpy()
+    _kernels().sweep(p, lam.numpy(), a, grad, *_arrays(tape, p.dtype))
+    return torch.from_numpy(grad).to(angles.dtype), lam

@@ -1,0 +1,114 @@
+"""The numba tape (qdiff.sim.tape): forward equals the unfused torch steps, the adjoint engine's
+tape sweep equals backprop, and small CPU states really take it (calls counted)."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+import torch
+
+import qdiff
+from qdiff import Circuit, Parameter, X, Y, Z
+from qdiff.sim import tape as tape_module
+from qdiff.sim.program import compile_circuit
+from tests.grad._helpers import random_circuit, random_values
+
+pytest.importorskip("numba")
+adjoint_module = importlib.import_module("qdiff.grad.adjoint")
+
+
+def _wide(n: int = 6) -> Circuit:
+    """Runs of one-qubit gates, CX chains (one permutation), three-qubit dense, monomial and Pauli
+    steps, a fixed dense two-qubit gate and a global phase."""
+    c = Circuit(n, global_phase=0.3)
+    a, b = Parameter("a"), Parameter("b")
+    for layer in range(2):
+        for q in range(n):
+            c.ry(a * (q + 1) + layer, q).rz(b - 0.1 * q, q).h(q)
+        for q in range(n - 1):
+            c.cx(q, q + 1)
+        c.pauli_rot("XYZ", (0, 2, 5), 2 * a).ccx(1, 3, 4).cswap(0, 5, 2).rzz(b, 1, 4).crx(a, 3, 0)
+        c.unitary(np.kron(np.eye(2), np.array([[0, 1], [1, 0]])) @ np.diag([1, 1j, -1, 1]), (2, 4)).iswap(1, 5)
+        c.cp(a + b, 0, 3).cz(2, 5)
+    return c
+
+
+@pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64])
+@pytest.mark.parametrize("rows,angle_rows", [(1, 1), (3, 1), (3, 3)])
+def test_tape_forward_equals_steps(dtype, rows, angle_rows):
+    c = _wide()
+    program = compile_circuit(c)
+    tp = program.on(dtype, torch.device("cpu"))
+    tape = tape_module.lower(program)
+    assert set(tape.gkind.tolist()) == {0, 1, 2}  # steps, runs and a whole-state permutation
+    g = torch.Generator().manual_seed(rows + angle_rows)
+    values = torch.rand(angle_rows, c.num_parameters, generator=g, dtype=dtype.to_real())
+    init = torch.randn(rows, 1 << c.num_qubits, generator=g, dtype=dtype)
+    angles = tp.angles(values)
+    expected = tp.run_steps(init, angles)
+    got = tape_module.run_tape(tape, init, angles)
+    tol = 1e-12 if dtype == torch.complex128 else 2e-5
+    torch.testing.assert_close(got, expected, atol=tol, rtol=tol)
+
+
+def _count(monkeypatch) -> dict[str, int]:
+    counts = {"run": 0, "sweep": 0}
+    for name in counts:
+        real = getattr(adjoint_module, f"{name}_tape")
+
+        def wrapped(*args, _real=real, _name=name):  # type: ignore[no-untyped-def]
+            counts[_name] += 1
+            return _real(*args)
+
+        monkeypatch.setattr(adjoint_module, f"{name}_tape", wrapped)
+    return counts
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("batch", [(), (2,)], ids=["shared", "per_sample"])
+def test_tape_adjoint_equals_backprop(monkeypatch, seed, batch):
+    """Every parametrized gate (random circuits) and the wide circuit: gradients of the values and
+    of the initial state agree with backprop, and the tape ran once each way."""
+    counts = _count(monkeypatch)
+    c = random_circuit(seed, num_qubits=3, global_phase=0.4) if seed < 3 else _wide()
+    n = c.num_qubits
+    obs = [X(0) @ Y(1) + Z(2), Z(1) @ Z(2) - 0.5 * X(n - 1)]
+    psi0 = torch.randn(1 << n, dtype=torch.complex128, generator=torch.Generator().manual_seed(seed))
+    grads = {}
+    for method in ("adjoint", "backprop"):
+        v = random_values(c, batch, seed).requires_grad_(True)
+        s = (psi0 / psi0.norm()).requires_grad_(True)
+        out = qdiff.expval(c, obs, v, method=method, initial_state=s)
+        (out * torch.linspace(0.5, 1.5, out.numel(), dtype=out.dtype).view(out.shape)).sum().backward()
+        grads[method] = (v.grad, s.grad)
+    assert counts == {"run": 1, "sweep": 1}
+    for got, want in zip(grads["adjoint"], grads["backprop"]):
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-10)
+
+
+def test_tape_is_skipped_beyond_its_limits(monkeypatch):
+    """Too many amplitudes, too wide a state, or the limit lowered: the torch plan runs."""
+    counts = _count(monkeypatch)
+    c = _wide()
+    v = torch.rand(c.num_parameters, dtype=torch.float64, requires_grad=True)
+    qdiff.expval(c, Z(0), v, method="adjoint").backward()
+    assert counts == {"run": 1, "sweep": 1}
+    monkeypatch.setattr(tape_module, "TAPE_MAX_QUBITS", 5)
+    qdiff.expval(c, Z(0), v, method="adjoint").backward()
+    monkeypatch.setattr(tape_module, "TAPE_MAX_QUBITS", 12)
+    monkeypatch.setattr(tape_module, "TAPE_MAX_AMPLITUDES", 8)
+    qdiff.expval(c, Z(0), v, method="adjoint").backward()
+    assert counts == {"run": 1, "sweep": 1}
+
+
+def test_whole_permutation_composes_the_steps():
+    c = Circuit(4).cx(0, 1).swap(1, 3).ccx(3, 0, 2).y(2).x(0)
+    program = compile_circuit(c)
+    perm, phases = tape_module._whole_permutation(program.steps, 4)
+    psi = torch.randn(16, dtype=torch.complex128, generator=torch.Generator().manual_seed(0))
+    want = qdiff.state(c, initial_state=psi)
+    got = torch.zeros_like(psi)
+    got[torch.as_tensor(perm)] = torch.as_tensor(phases) * psi
+    torch.testing.assert_close(got, want)
