@@ -118,8 +118,9 @@ def lower(program: Program) -> Tape | None:
             kind, data, perm = K.ROT_PAULI, np.concatenate([phases / g, [g]]), step.monomial[0]
         else:
             lam, vec = np.linalg.eigh(step.dense)
+            projectors = np.einsum("ie,je->eij", vec, vec.conj())
             kind = K.ROT_DENSE
-            data = np.concatenate([vec.reshape(-1), lam.astype(complex), (-1j * step.dense).reshape(-1)])
+            data = np.concatenate([projectors.reshape(-1), lam.astype(complex), (-1j * step.dense).reshape(-1)])
         kinds.append(kind)
         qubits += step.qubits
         qstart.append(len(qubits))
@@ -202,6 +203,15 @@ def tape_for(program: Program, state: torch.Tensor) -> Tape | None:
     return cache["tape"]
 
 
+TAPE_THREADED_MIN_ROWS = 8
+"""Per-row angle sets from which the rows are spread over threads (one state at a time would pay
+the thread pool's start for nothing)."""
+
+
+def _threaded(angle_rows: int) -> bool:
+    return angle_rows >= TAPE_THREADED_MIN_ROWS
+
+
 def _arrays(tape: Tape, dtype: np.dtype) -> tuple:
     return (tape.gkind, tape.gstart, tape.gi, tape.gc, tape.kind, tape.qstart, tape.qubits, tape.cstart, tape.istart,
             tape.slot, tape.data(dtype), tape.idata, tape.dmax, tape.lmax)
@@ -211,7 +221,9 @@ def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Ten
     """The final states for ``state`` ``(B, 2**n)`` (not modified) and ``angles`` ``(B or 1, S)``."""
     out = state.detach().resolve_conj().clone(memory_format=torch.contiguous_format)
     x = out.numpy()
-    _kernels().run(x, angles.detach().contiguous().numpy(), *_arrays(tape, x.dtype))
+    a = angles.detach().contiguous().numpy()
+    kernels = _kernels()
+    (kernels.run_rows if _threaded(a.shape[0]) else kernels.run)(x, a, *_arrays(tape, x.dtype))
     if tape.global_phase != 1:
         out.mul_(tape.global_phase)
     return out
@@ -230,5 +242,6 @@ def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles
     a = angles.detach().contiguous().numpy()
     grad = np.zeros(a.shape, dtype=np.float64)
     p = psi.numpy()
-    _kernels().sweep(p, lam.numpy(), a, grad, *_arrays(tape, p.dtype))
+    kernels = _kernels()
+    (kernels.sweep_rows if _threaded(a.shape[0]) else kernels.sweep)(p, lam.numpy(), a, grad, *_arrays(tape, p.dtype))
     return torch.from_numpy(grad).to(angles.dtype), lam

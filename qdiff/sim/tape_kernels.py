@@ -12,8 +12,8 @@ step's qubits zero) is ``base + offset[j]``. Step kinds and their data (``cdata`
 * ``FIXED_DENSE``: the ``d x d`` matrix, row-major;
 * ``FIXED_DIAGONAL``: the ``d`` diagonal entries;
 * ``FIXED_MONOMIAL``: phases ``d`` and permutation ``d`` (``new[perm[j]] = phase[j] old[j]``);
-* ``ROT_DENSE`` (``exp(-i theta G)``): eigenvectors ``V`` ``d x d``, eigenvalues ``d`` (real
-  parts), then ``-i G`` ``d x d``;
+* ``ROT_DENSE`` (``exp(-i theta G)``): the eigenprojectors ``P_e`` ``d x d x d``, eigenvalues
+  ``d`` (real parts), then ``-i G`` ``d x d``;
 * ``ROT_DIAGONAL``: the generator's diagonal ``d`` (real parts);
 * ``ROT_PAULI`` (``exp(-i theta g M)``, ``M`` a Hermitian monomial): ``M``'s phases ``d``, then
   ``g``; its permutation in ``idata``.
@@ -22,13 +22,13 @@ step's qubits zero) is ``base + offset[j]``. Step kinds and their data (``cdata`
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 FIXED_DENSE, FIXED_DIAGONAL, FIXED_MONOMIAL, ROT_DENSE, ROT_DIAGONAL, ROT_PAULI = range(6)
 GROUP_STEP, GROUP_RUN, GROUP_PERMUTATION = range(3)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=True, inline="always")
 def _base(g, qubits, q0, k):  # type: ignore[no-untyped-def]
     """The ``g``-th group's first index: ``g`` with a zero bit inserted at each step qubit (ascending)."""
     b = g
@@ -38,7 +38,7 @@ def _base(g, qubits, q0, k):  # type: ignore[no-untyped-def]
     return b
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen, col):  # type: ignore[no-untyped-def]
     """Fill ``op`` (``d x d``) with step ``s``'s operator at angle ``theta`` (or its inverse) and,
     for a rotating step, ``gen`` with ``-i G``. Every kind of one or two qubits comes out as a
@@ -71,17 +71,18 @@ def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen,
                 col[i] = i
             else:
                 op[0, i] = z
-    elif kind == ROT_DENSE:  # V diag(exp(-i theta lambda)) V^H (inverse: exp(+i ...))
+    elif kind == ROT_DENSE:  # sum_e exp(-i theta lambda_e) P_e (inverse: exp(+i ...))
         for e in range(d):
-            x = sign * theta * cdata[c0 + d * d + e].real
+            x = sign * theta * cdata[c0 + d * d * d + e].real
             z = complex(np.cos(x), np.sin(x))
+            p0 = c0 + e * d * d
             for i in range(d):
-                vz = cdata[c0 + i * d + e] * z
                 for j in range(d):
-                    op[i, j] += vz * np.conj(cdata[c0 + j * d + e])
+                    op[i, j] += z * cdata[p0 + i * d + j]
+        g0 = c0 + d * d * d + d
         for i in range(d):
             for j in range(d):
-                gen[i, j] = cdata[c0 + d * d + d + i * d + j]
+                gen[i, j] = cdata[g0 + i * d + j]
     elif dense_form:  # monomial or Pauli rotation a I + b M, as a matrix
         a, b = 0j, 1.0 + 0j
         if kind == ROT_PAULI:
@@ -103,30 +104,19 @@ def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen,
     return kind == FIXED_DIAGONAL or kind == ROT_DIAGONAL or kind == FIXED_MONOMIAL
 
 
-@njit(cache=True)
-def _pairs(psi, lam, stride, op, gen, want):  # type: ignore[no-untyped-def]
-    """A one-qubit step (``op`` 2 x 2) on ``psi`` and, when ``lam`` has rows, the same on ``lam``
-    after accumulating ``Re <lam| gen |psi>`` (``want``): one pass over the amplitude pairs."""
+@njit(cache=True, fastmath=True)
+def _pairs(psi, stride, op):  # type: ignore[no-untyped-def]
+    """A one-qubit operator ``op`` (2 x 2) on ``psi`` in place, one pass over the amplitude pairs."""
     N = psi.shape[0]
     m00, m01, m10, m11 = op[0, 0], op[0, 1], op[1, 0], op[1, 1]
-    g00, g01, g10, g11 = gen[0, 0], gen[0, 1], gen[1, 0], gen[1, 1]
-    back = lam.shape[0] > 0
-    acc = 0.0
     for start in range(0, N, 2 * stride):
         for i in range(start, start + stride):
             a, b = psi[i], psi[i + stride]
             psi[i] = m00 * a + m01 * b
             psi[i + stride] = m10 * a + m11 * b
-            if back:
-                la, lb = lam[i], lam[i + stride]
-                if want:
-                    acc += (np.conj(la) * (g00 * a + g01 * b) + np.conj(lb) * (g10 * a + g11 * b)).real
-                lam[i] = m00 * la + m01 * lb
-                lam[i + stride] = m10 * la + m11 * lb
-    return acc
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _quads(psi, lam, lo, hi, op, gen, want, col, sparse):  # type: ignore[no-untyped-def]
     """As :func:`_pairs` for a two-qubit step on qubits ``lo < hi`` (``op`` 4 x 4; when ``sparse``,
     row ``r`` has its one nonzero in column ``col[r]``)."""
@@ -165,14 +155,12 @@ def _quads(psi, lam, lo, hi, op, gen, want, col, sparse):  # type: ignore[no-unt
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _step(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta, inverse, want, op, gen, v, off,
           col):  # type: ignore[no-untyped-def]
     """Apply step ``s`` (or its inverse) to ``psi`` in place, and to ``lam`` when it has rows,
     after accumulating ``Re <lam| -i G |psi>`` of a rotating step (``want``); returns that sum."""
     sparse = _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen, col)
-    if k == 1:
-        return _pairs(psi, lam, 1 << qubits[q0], op, gen, want)
     if k == 2:
         return _quads(psi, lam, qubits[q0], qubits[q0 + 1], op, gen, want, col, sparse)
     acc = 0.0
@@ -184,7 +172,7 @@ def _step(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta,
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _apply(psi, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta, inverse, op, v, off):  # type: ignore[no-untyped-def]
     """Apply step ``s`` of three or more qubits (or its inverse) to the 1-D state ``psi`` in place,
     a group of ``2**k`` amplitudes at a time; ``op`` as :func:`_operator` filled it."""
@@ -230,7 +218,7 @@ def _apply(psi, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta, inv
                 psi[base + off[p]] += b * cdata[c0 + j] * v[j]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _generator_inner(lam, psi, s, kind, qubits, q0, k, cstart, istart, cdata, idata, off):  # type: ignore[no-untyped-def]
     """``Re <lam| -i G |psi>`` on step ``s``'s qubits (a rotating step, ``G`` its generator)."""
     N = psi.shape[0]
@@ -246,7 +234,7 @@ def _generator_inner(lam, psi, s, kind, qubits, q0, k, cstart, istart, cdata, id
     for g in range(N >> k):
         base = _base(g, qubits, q0, k)
         if kind == ROT_DENSE:
-            a0 = c0 + d * d + d  # -i G, row-major
+            a0 = c0 + d * d * d + d  # -i G, row-major
             for i in range(d):
                 li = np.conj(lam[base + off[i]])
                 for j in range(d):
@@ -263,23 +251,48 @@ def _generator_inner(lam, psi, s, kind, qubits, q0, k, cstart, istart, cdata, id
     return acc.real
 
 
-@njit(cache=True)
-def _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, angles_row, ops, gens, col):  # type: ignore[no-untyped-def]
+@njit(cache=True, fastmath=True)
+def _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, angles_row, ops, gens, col, prod):  # type: ignore[no-untyped-def]
     """The 2 x 2 operators of a run's steps ``s0 .. s1-1`` into ``ops[p]`` (and ``-i G`` into
-    ``gens[p]``); returns their product (the run's operator, the last step leftmost)."""
-    prod = np.eye(2, dtype=ops.dtype)
+    ``gens[p]``, zero for a fixed step), their product (the run's operator, the last step
+    leftmost) into ``prod``. One-qubit operators are built as scalars (:func:`_one_qubit`)."""
+    a, b, c, d = 1.0 + 0j, 0j, 0j, 1.0 + 0j
     for p in range(s1 - s0):
         s = s0 + p
         theta = angles_row[slot[s]] if slot[s] >= 0 else 0.0
-        _operator(s, kind[s], 1, cstart, istart, cdata, idata, theta, False, ops[p], gens[p], col)
-        u = ops[p]
-        a, b, c, d = prod[0, 0], prod[0, 1], prod[1, 0], prod[1, 1]
-        prod[0, 0], prod[0, 1] = u[0, 0] * a + u[0, 1] * c, u[0, 0] * b + u[0, 1] * d
-        prod[1, 0], prod[1, 1] = u[1, 0] * a + u[1, 1] * c, u[1, 0] * b + u[1, 1] * d
-    return prod
+        u00, u01, u10, u11, g00, g01, g10, g11 = _one_qubit(s, kind[s], cstart, istart, cdata, idata, theta)
+        ops[p, 0, 0], ops[p, 0, 1], ops[p, 1, 0], ops[p, 1, 1] = u00, u01, u10, u11
+        gens[p, 0, 0], gens[p, 0, 1], gens[p, 1, 0], gens[p, 1, 1] = g00, g01, g10, g11
+        a, b, c, d = u00 * a + u01 * c, u00 * b + u01 * d, u10 * a + u11 * c, u10 * b + u11 * d
+    prod[0, 0], prod[0, 1], prod[1, 0], prod[1, 1] = a, b, c, d
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True, inline="always")
+def _one_qubit(s, kind, cstart, istart, cdata, idata, theta):  # type: ignore[no-untyped-def]
+    """A one-qubit step's operator and ``-i G`` (zero when fixed) as eight scalars, row-major."""
+    c0 = cstart[s]
+    zero = 0j
+    if kind == FIXED_DENSE:
+        return cdata[c0], cdata[c0 + 1], cdata[c0 + 2], cdata[c0 + 3], zero, zero, zero, zero
+    if kind == FIXED_DIAGONAL:
+        return cdata[c0], zero, zero, cdata[c0 + 1], zero, zero, zero, zero
+    if kind == FIXED_MONOMIAL:  # new[perm[j]] = phase[j] old[j]
+        if idata[istart[s]] == 0:
+            return cdata[c0], zero, zero, cdata[c0 + 1], zero, zero, zero, zero
+        return zero, cdata[c0 + 1], cdata[c0], zero, zero, zero, zero, zero
+    if kind == ROT_DIAGONAL:
+        x0, x1 = theta * cdata[c0].real, theta * cdata[c0 + 1].real
+        return (complex(np.cos(x0), -np.sin(x0)), zero, zero, complex(np.cos(x1), -np.sin(x1)),
+                complex(0.0, -cdata[c0].real), zero, zero, complex(0.0, -cdata[c0 + 1].real))
+    # ROT_DENSE: sum_e exp(-i theta lambda_e) P_e
+    x0, x1 = theta * cdata[c0 + 8].real, theta * cdata[c0 + 9].real
+    z0, z1 = complex(np.cos(x0), -np.sin(x0)), complex(np.cos(x1), -np.sin(x1))
+    return (z0 * cdata[c0] + z1 * cdata[c0 + 4], z0 * cdata[c0 + 1] + z1 * cdata[c0 + 5],
+            z0 * cdata[c0 + 2] + z1 * cdata[c0 + 6], z0 * cdata[c0 + 3] + z1 * cdata[c0 + 7],
+            cdata[c0 + 10], cdata[c0 + 11], cdata[c0 + 12], cdata[c0 + 13])
+
+
+@njit(cache=True, fastmath=True)
 def _permute(x, scratch, perm, phases, inverse):  # type: ignore[no-untyped-def]
     """A monomial on the whole state, in place: ``new[perm[i]] = phases[i] old[i]`` (or its inverse)."""
     scratch[:] = x
@@ -291,83 +304,113 @@ def _permute(x, scratch, perm, phases, inverse):  # type: ignore[no-untyped-def]
             x[perm[i]] = phases[i] * scratch[i]
 
 
-@njit(cache=True)
-def run(state, angles, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax, lmax):  # type: ignore[no-untyped-def]
-    """Apply every group of steps to each row of ``state`` in place."""
-    B, N = state.shape
-    Ba = angles.shape[0]
-    op = np.zeros((dmax, dmax), dtype=state.dtype)
-    gen = np.zeros((dmax, dmax), dtype=state.dtype)
-    ops = np.zeros((lmax, 2, 2), dtype=state.dtype)
-    gens = np.zeros((lmax, 2, 2), dtype=state.dtype)
-    v = np.zeros(dmax, dtype=state.dtype)
+@njit(cache=True, fastmath=True)
+def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax, lmax):  # type: ignore[no-untyped-def]
+    """Apply every group of steps to the state ``x`` ``(2**n,)`` in place, angles ``a`` ``(S,)``."""
+    N = x.shape[0]
+    op = np.zeros((dmax, dmax), dtype=x.dtype)
+    gen = np.zeros((dmax, dmax), dtype=x.dtype)
+    ops = np.zeros((lmax, 2, 2), dtype=x.dtype)
+    gens = np.zeros((lmax, 2, 2), dtype=x.dtype)
+    v = np.zeros(dmax, dtype=x.dtype)
     off = np.zeros(dmax, dtype=np.int64)
     col = np.zeros(dmax, dtype=np.int64)
-    scratch = np.zeros(N, dtype=state.dtype)
-    none = np.zeros(0, dtype=state.dtype)
-    for r in range(B):
-        ar = 0 if Ba == 1 else r
-        for g in range(gkind.shape[0]):
-            s0, s1 = gstart[g], gstart[g + 1]
-            if gkind[g] == GROUP_RUN:
-                prod = _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, angles[ar], ops, gens, col)
-                _pairs(state[r], none, 1 << qubits[qstart[s0]], prod, gen, False)
-            elif gkind[g] == GROUP_PERMUTATION:
-                _permute(state[r], scratch, idata[gi[g]:gi[g] + N], cdata[gc[g]:gc[g] + N], False)
-            else:
-                theta = angles[ar, slot[s0]] if slot[s0] >= 0 else 0.0
-                _step(state[r], none, s0, kind[s0], qubits, qstart[s0], qstart[s0 + 1] - qstart[s0], cstart, istart,
-                      cdata, idata, theta, False, False, op, gen, v, off, col)
+    scratch = np.zeros(N, dtype=x.dtype)
+    none = np.zeros(0, dtype=x.dtype)
+    prod = np.zeros((2, 2), dtype=x.dtype)
+    for g in range(gkind.shape[0]):
+        s0, s1 = gstart[g], gstart[g + 1]
+        if gkind[g] == GROUP_RUN:
+            _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, ops, gens, col, prod)
+            _pairs(x, 1 << qubits[qstart[s0]], prod)
+        elif gkind[g] == GROUP_PERMUTATION:
+            _permute(x, scratch, idata[gi[g]:gi[g] + N], cdata[gc[g]:gc[g] + N], False)
+        else:
+            theta = a[slot[s0]] if slot[s0] >= 0 else 0.0
+            _step(x, none, s0, kind[s0], qubits, qstart[s0], qstart[s0 + 1] - qstart[s0], cstart, istart,
+                  cdata, idata, theta, False, False, op, gen, v, off, col)
 
 
-@njit(cache=True)
-def sweep(psi, lam, angles, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax, lmax):  # type: ignore[no-untyped-def]
-    """The adjoint sweep, in place: ``psi`` (final states) and ``lam`` (their cotangents) walk back
-    through the groups; ``grad`` ``(Ba, S)`` receives ``Re <lam_out| -i G |psi_out>`` of every
-    rotating step at its slot (summed over rows when the angles are shared). A run records the
-    2 x 2 cross matrix ``Y = sum lam psi^H`` after it and walks it back through its steps
-    (``Y <- U^H Y U``), each step's term being ``Re sum conj(Y) (-i G)``."""
-    B, N = psi.shape
-    Ba = angles.shape[0]
-    op = np.zeros((dmax, dmax), dtype=psi.dtype)
-    gen = np.zeros((dmax, dmax), dtype=psi.dtype)
-    ops = np.zeros((lmax, 2, 2), dtype=psi.dtype)
-    gens = np.zeros((lmax, 2, 2), dtype=psi.dtype)
-    y = np.zeros((2, 2), dtype=psi.dtype)
-    v = np.zeros(dmax, dtype=psi.dtype)
+@njit(cache=True, fastmath=True)
+def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax, lmax):  # type: ignore[no-untyped-def]
+    """The adjoint sweep of one row, in place: the final state ``p`` and its cotangent ``q`` walk
+    back through the groups; ``grad`` ``(S,)`` receives ``Re <q_out| -i G |p_out>`` of every
+    rotating step at its slot. A run records the 2 x 2 cross matrix ``Y = sum q p^H`` after it and
+    walks it back through its steps (``Y <- U^H Y U``), each step's term being ``Re sum conj(Y) (-i G)``."""
+    N = p.shape[0]
+    op = np.zeros((dmax, dmax), dtype=p.dtype)
+    gen = np.zeros((dmax, dmax), dtype=p.dtype)
+    ops = np.zeros((lmax, 2, 2), dtype=p.dtype)
+    gens = np.zeros((lmax, 2, 2), dtype=p.dtype)
+    y = np.zeros((2, 2), dtype=p.dtype)
+    prod = np.zeros((2, 2), dtype=p.dtype)
+    inv = np.zeros((2, 2), dtype=p.dtype)
+    v = np.zeros(dmax, dtype=p.dtype)
     off = np.zeros(dmax, dtype=np.int64)
     col = np.zeros(dmax, dtype=np.int64)
-    scratch = np.zeros(N, dtype=psi.dtype)
-    for r in range(B):
-        ar = 0 if Ba == 1 else r
-        for g in range(gkind.shape[0] - 1, -1, -1):
-            s0, s1 = gstart[g], gstart[g + 1]
-            if gkind[g] == GROUP_RUN:
-                prod = _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, angles[ar], ops, gens, col)
-                _cross_pairs(psi[r], lam[r], 1 << qubits[qstart[s0]], np.conj(prod.T), y)
-                for p in range(s1 - s0 - 1, -1, -1):
-                    if slot[s0 + p] >= 0:
-                        t = 0.0
-                        for a in range(2):
-                            for b in range(2):
-                                t += (np.conj(y[a, b]) * gens[p, a, b]).real
-                        grad[ar, slot[s0 + p]] += t
-                    if p:
-                        _conjugate_by(y, ops[p])
-            elif gkind[g] == GROUP_PERMUTATION:
-                perm, phases = idata[gi[g]:gi[g] + N], cdata[gc[g]:gc[g] + N]
-                _permute(psi[r], scratch, perm, phases, True)
-                _permute(lam[r], scratch, perm, phases, True)
-            else:
-                rotating = slot[s0] >= 0
-                theta = angles[ar, slot[s0]] if rotating else 0.0
-                t = _step(psi[r], lam[r], s0, kind[s0], qubits, qstart[s0], qstart[s0 + 1] - qstart[s0], cstart,
-                          istart, cdata, idata, theta, True, rotating, op, gen, v, off, col)
-                if rotating:
-                    grad[ar, slot[s0]] += t
+    scratch = np.zeros(N, dtype=p.dtype)
+    for g in range(gkind.shape[0] - 1, -1, -1):
+        s0, s1 = gstart[g], gstart[g + 1]
+        if gkind[g] == GROUP_RUN:
+            _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, ops, gens, col, prod)
+            inv[0, 0], inv[0, 1] = np.conj(prod[0, 0]), np.conj(prod[1, 0])
+            inv[1, 0], inv[1, 1] = np.conj(prod[0, 1]), np.conj(prod[1, 1])
+            _cross_pairs(p, q, 1 << qubits[qstart[s0]], inv, y)
+            for j in range(s1 - s0 - 1, -1, -1):
+                if slot[s0 + j] >= 0:
+                    t = 0.0
+                    for r in range(2):
+                        for c in range(2):
+                            t += (np.conj(y[r, c]) * gens[j, r, c]).real
+                    grad[slot[s0 + j]] += t
+                if j:
+                    _conjugate_by(y, ops[j])
+        elif gkind[g] == GROUP_PERMUTATION:
+            perm, phases = idata[gi[g]:gi[g] + N], cdata[gc[g]:gc[g] + N]
+            _permute(p, scratch, perm, phases, True)
+            _permute(q, scratch, perm, phases, True)
+        else:
+            rotating = slot[s0] >= 0
+            theta = a[slot[s0]] if rotating else 0.0
+            t = _step(p, q, s0, kind[s0], qubits, qstart[s0], qstart[s0 + 1] - qstart[s0], cstart,
+                      istart, cdata, idata, theta, True, rotating, op, gen, v, off, col)
+            if rotating:
+                grad[slot[s0]] += t
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
+def run(state, angles, *tape):  # type: ignore[no-untyped-def]
+    """Apply every group of steps to each row of ``state`` ``(B, 2**n)`` in place."""
+    shared = angles.shape[0] == 1
+    for r in range(state.shape[0]):
+        _run_row(state[r], angles[0 if shared else r], *tape)
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def run_rows(state, angles, *tape):  # type: ignore[no-untyped-def]
+    """As :func:`run` with per-row angles, the rows spread over threads."""
+    for r in prange(state.shape[0]):
+        _run_row(state[r], angles[r], *tape)
+
+
+@njit(cache=True, fastmath=True)
+def sweep(psi, lam, angles, grad, *tape):  # type: ignore[no-untyped-def]
+    """The adjoint sweep of every row, in place (:func:`_sweep_row`); ``grad`` ``(Ba, S)`` sums
+    the rows when the angles are shared (``Ba == 1``)."""
+    shared = angles.shape[0] == 1
+    for r in range(psi.shape[0]):
+        a = 0 if shared else r
+        _sweep_row(psi[r], lam[r], angles[a], grad[a], *tape)
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def sweep_rows(psi, lam, angles, grad, *tape):  # type: ignore[no-untyped-def]
+    """As :func:`sweep` with per-row angles, the rows spread over threads."""
+    for r in prange(psi.shape[0]):
+        _sweep_row(psi[r], lam[r], angles[r], grad[r], *tape)
+
+
+@njit(cache=True, fastmath=True)
 def _conjugate_by(y, u):  # type: ignore[no-untyped-def]
     """``y <- u^H y u`` for 2 x 2 matrices."""
     t00 = y[0, 0] * u[0, 0] + y[0, 1] * u[1, 0]
@@ -379,7 +422,7 @@ def _conjugate_by(y, u):  # type: ignore[no-untyped-def]
     y[1, 0], y[1, 1] = c * t00 + d * t10, c * t01 + d * t11
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _cross_pairs(psi, lam, stride, op, y):  # type: ignore[no-untyped-def]
     """``y = sum lam psi^H`` over the pairs of a one-qubit step, then ``op`` applied to both."""
     N = psi.shape[0]

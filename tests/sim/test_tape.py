@@ -36,7 +36,7 @@ def _wide(n: int = 6) -> Circuit:
 
 
 @pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64])
-@pytest.mark.parametrize("rows,angle_rows", [(1, 1), (3, 1), (3, 3)])
+@pytest.mark.parametrize("rows,angle_rows", [(1, 1), (3, 1), (3, 3), (9, 9)])  # 9: threaded rows
 def test_tape_forward_equals_steps(dtype, rows, angle_rows):
     c = _wide()
     program = compile_circuit(c)
@@ -67,7 +67,7 @@ def _count(monkeypatch) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("batch", [(), (2,)], ids=["shared", "per_sample"])
+@pytest.mark.parametrize("batch", [(), (2,), (9,)], ids=["shared", "per_sample", "threaded_rows"])
 def test_tape_adjoint_equals_backprop(monkeypatch, seed, batch):
     """Every parametrized gate (random circuits) and the wide circuit: gradients of the values and
     of the initial state agree with backprop, and the tape ran once each way."""
