@@ -77,3 +77,25 @@ def test_batch_target_interleaves_batched_calls_with_stretches_of_the_loop():
     order = calls[9:9 + 10]
     assert order == [2, 2] + [1] * 8  # an untimed and a timed batched call before each stretch of 32 / 4 rows
     assert batched > 0 and loop > 0
+
+
+def test_interleaved_warms_fast_functions_before_each_timed_call(monkeypatch):
+    """A fast function runs once untimed before each timed call after the first round; a slow one
+    (last call over WARM_BELOW_S) does not. Times come from a fake clock: 1 ms and 100 ms calls."""
+    from benchmarks.suite import timing
+
+    clock = [0.0]
+    calls = {"fast": 0, "slow": 0}
+
+    def make(name: str, seconds: float):  # type: ignore[no-untyped-def]
+        def f() -> None:
+            calls[name] += 1
+            clock[0] += seconds
+        return f
+
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    stats = timing.interleaved({"fast": make("fast", 0.001), "slow": make("slow", 0.1)}, budget_s=0.0,
+                               min_repeats=4, max_repeats=4, warmup=1)
+    assert stats["fast"].repeats == stats["slow"].repeats == 4
+    assert calls == {"fast": 1 + 4 + 3, "slow": 1 + 4}
+    assert abs(stats["fast"].median - 0.001) < 1e-12 and abs(stats["slow"].median - 0.1) < 1e-12
