@@ -12,6 +12,7 @@ small CPU one, and the engines use the torch plan.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -209,7 +210,21 @@ the thread pool's start for nothing)."""
 
 
 def _threaded(angle_rows: int) -> bool:
-    return angle_rows >= TAPE_THREADED_MIN_ROWS
+    return angle_rows >= TAPE_THREADED_MIN_ROWS and _owns_thread_pool()
+
+
+_POOL_OWNER: list[int] = []
+"""The process whose calls started numba's thread pool. A child forked after that (a
+``multiprocessing`` worker on Linux) must not start it again: GNU OpenMP, numba's usual layer
+there, aborts such a child ("fork() called from a process already using GNU OpenMP"). The
+child runs its rows in one thread instead."""
+
+
+def _owns_thread_pool() -> bool:
+    pid = os.getpid()
+    if not _POOL_OWNER:
+        _POOL_OWNER.append(pid)
+    return _POOL_OWNER[0] == pid
 
 
 def _arrays(tape: Tape, dtype: np.dtype) -> tuple:

@@ -4,6 +4,7 @@ tape sweep equals backprop, and small CPU states really take it (calls counted).
 from __future__ import annotations
 
 import importlib
+import os
 
 import numpy as np
 import pytest
@@ -112,3 +113,33 @@ def test_whole_permutation_composes_the_steps():
     got = torch.zeros_like(psi)
     got[torch.as_tensor(perm)] = torch.as_tensor(phases) * psi
     torch.testing.assert_close(got, want)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_runs_its_rows_without_the_parents_thread_pool():
+    """After a threaded batch in this process, a forked child (a multiprocessing worker on Linux)
+    computes the same gradients in one thread: GNU OpenMP would abort it (exit by SIGTERM)."""
+    c = _wide(6)
+    v = torch.rand(9, c.num_parameters, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+
+    def gradient() -> torch.Tensor:
+        x = v.clone().requires_grad_(True)
+        qdiff.expval(c, Z(0) + X(3), x, method="adjoint").sum().backward()
+        return x.grad
+
+    want = gradient()
+    assert tape_module._owns_thread_pool()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether it matched, never return into pytest
+        ok = False
+        try:
+            ok = not tape_module._owns_thread_pool() and torch.allclose(gradient(), want, atol=1e-12, rtol=0)
+        finally:
+            os.write(write, b"1" if ok else b"0")
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    answer = os.read(read, 1)
+    os.close(read)
+    assert status == 0 and answer == b"1"
