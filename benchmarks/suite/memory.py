@@ -11,8 +11,10 @@ leave the RSS at once: the peak minus the starting RSS is the most memory live a
 
 The probe makes two calls: the first builds and caches qdiff's compiled plan (what a user's
 first step costs; the target is judged on it), the second reuses it. The bound is ``4 state
-vectors + constant``, the constant being the same call's figure at n = 10 (same depth: plan,
-operators, angles and Python objects that do not grow with 2**n). Beside it, an info row fits
+vectors + constant``, the constant being the same call's figure at n = 12 (same depth: plan,
+operators, angles and Python objects that do not grow with 2**n; 12 is the smallest width past
+:data:`qdiff.sim.tape.TAPE_MAX_QUBITS`, so the reference takes the same engine path as n = 20, not
+the numba tape of small states, whose fixed costs are smaller). Beside it, an info row fits
 ``peak = a * state + c`` on n = 19 and 20 at the same depth: ``a`` is the number of state vectors
 proper (a two-point fit, so a first call's one-time allocations can tilt it; the judged row does
 not depend on it). The child is killed above a memory cap (4 GiB or a quarter of the machine) or a
@@ -29,11 +31,14 @@ import sys
 import time
 from pathlib import Path
 
+from qdiff.sim.tape import TAPE_MAX_QUBITS
+
 from .context import Context
 from .report import Row
 from .timing import Stats
 
-N, SMALL_N, STATES = 20, 10, 4
+N, STATES = 20, 4
+SMALL_N = TAPE_MAX_QUBITS + 1
 ROOT = Path(__file__).resolve().parents[2]
 
 
