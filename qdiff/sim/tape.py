@@ -25,8 +25,11 @@ TAPE_MAX_QUBITS = 11
 """Widest state the tape runs (above it the torch plan's fused BLAS kernels win)."""
 
 TAPE_MAX_AMPLITUDES = 1 << 16
-"""Most amplitudes over all rows of a call (a large batch of small states runs the torch plan's
-batched GEMMs)."""
+"""Most amplitudes over all rows of a call that a backward follows (a larger batch of small
+states runs the torch plan, whose batched GEMMs won from there: n = 8 x 1024 rows 170 against 195
+ms, n = 11 x 64 rows 80 against 112 ms). A forward pass alone has no such limit: the tape won it
+at every size measured (n = 8 x 1024: 22 against 32-64 ms; n = 10 x 256: 27 against 41 ms; n = 6
+x 4096: 35 against 92 ms)."""
 
 TAPE_MAX_STEP_QUBITS = 4
 """Widest dense step a tape holds (its ``d x d`` operator is applied entry by entry)."""
@@ -191,12 +194,12 @@ def _whole_permutation(steps, n: int) -> tuple[np.ndarray, np.ndarray]:  # type:
     return perm, phases
 
 
-def tape_for(program: Program, state: torch.Tensor) -> Tape | None:
+def tape_for(program: Program, state: torch.Tensor, backward: bool = True) -> Tape | None:
     """The program's tape (lowered once, cached on the program) when ``state`` ``(B, 2**n)`` suits
-    one: numba installed, a CPU state of at most :data:`TAPE_MAX_QUBITS` qubits and
-    :data:`TAPE_MAX_AMPLITUDES` amplitudes in all; else ``None``."""
+    one: numba installed, a CPU state of at most :data:`TAPE_MAX_QUBITS` qubits and, when a
+    ``backward`` may follow, :data:`TAPE_MAX_AMPLITUDES` amplitudes in all; else ``None``."""
     if state.device.type != "cpu" or program.num_qubits > TAPE_MAX_QUBITS or \
-            state.numel() > TAPE_MAX_AMPLITUDES or _kernels() is None:
+            (backward and state.numel() > TAPE_MAX_AMPLITUDES) or _kernels() is None:
         return None
     cache = program._torch
     if "tape" not in cache:

@@ -90,7 +90,8 @@ def test_tape_adjoint_equals_backprop(monkeypatch, seed, batch):
 
 
 def test_tape_is_skipped_beyond_its_limits(monkeypatch):
-    """Too many amplitudes, too wide a state, or the limit lowered: the torch plan runs."""
+    """Too wide a state, or too many amplitudes for a call with a backward: the torch plan runs.
+    A forward pass alone has no amplitude limit."""
     counts = _count(monkeypatch)
     c = _wide()
     v = torch.rand(c.num_parameters, dtype=torch.float64, requires_grad=True)
@@ -102,6 +103,9 @@ def test_tape_is_skipped_beyond_its_limits(monkeypatch):
     monkeypatch.setattr(tape_module, "TAPE_MAX_AMPLITUDES", 8)
     qdiff.expval(c, Z(0), v, method="adjoint").backward()
     assert counts == {"run": 1, "sweep": 1}
+    with torch.no_grad():
+        qdiff.expval(c, Z(0), v, method="adjoint")
+    assert counts == {"run": 2, "sweep": 1}
 
 
 def test_whole_permutation_composes_the_steps():
