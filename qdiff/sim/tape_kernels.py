@@ -17,6 +17,12 @@ step's qubits zero) is ``base + offset[j]``. Step kinds and their data (``cdata`
 * ``ROT_DIAGONAL``: the generator's diagonal ``d`` (real parts);
 * ``ROT_PAULI`` (``exp(-i theta g M)``, ``M`` a Hermitian monomial): ``M``'s phases ``d``, then
   ``g``; its permutation in ``idata``.
+
+The kernels walk *groups* of steps (:class:`qdiff.sim.tape.Tape`): a run of one-qubit steps on one
+qubit is one pass over amplitude pairs with the product of its 2 x 2 operators (:func:`_pairs`,
+and in the sweep :func:`_cross_pairs` plus a walk of the 2 x 2 cross matrix back through the run);
+consecutive fixed monomials are one permutation of the whole state (:func:`_permute`); any other
+step goes through :func:`_step` (two qubits: :func:`_quads`; more: the generic :func:`_apply`).
 """
 
 from __future__ import annotations
@@ -36,6 +42,17 @@ def _base(g, qubits, q0, k):  # type: ignore[no-untyped-def]
         q = qubits[q0 + i]
         b = ((b >> q) << (q + 1)) | (b & ((1 << q) - 1))
     return b
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _offsets(qubits, q0, k, off):  # type: ignore[no-untyped-def]
+    """``off[j]``: where local index ``j`` of a step on ``qubits[q0:q0 + k]`` sits in its group."""
+    for j in range(1 << k):
+        o = 0
+        for i in range(k):
+            if (j >> i) & 1:
+                o |= 1 << qubits[q0 + i]
+        off[j] = o
 
 
 @njit(cache=True, fastmath=True)
@@ -174,16 +191,12 @@ def _step(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta,
 
 @njit(cache=True, fastmath=True)
 def _apply(psi, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta, inverse, op, v, off):  # type: ignore[no-untyped-def]
-    """Apply step ``s`` of three or more qubits (or its inverse) to the 1-D state ``psi`` in place,
-    a group of ``2**k`` amplitudes at a time; ``op`` as :func:`_operator` filled it."""
+    """Apply step ``s`` (or its inverse) to the 1-D state ``psi`` in place, a group of ``2**k``
+    amplitudes at a time (the generic path, used from three qubits on); ``op`` as
+    :func:`_operator` filled it."""
     N = psi.shape[0]
     d = 1 << k
-    for j in range(d):
-        o = 0
-        for i in range(k):
-            if (j >> i) & 1:
-                o |= 1 << qubits[q0 + i]
-        off[j] = o
+    _offsets(qubits, q0, k, off)
     c0, i0 = cstart[s], istart[s]
     a = b = 0j
     if kind == ROT_PAULI:
@@ -223,12 +236,7 @@ def _generator_inner(lam, psi, s, kind, qubits, q0, k, cstart, istart, cdata, id
     """``Re <lam| -i G |psi>`` on step ``s``'s qubits (a rotating step, ``G`` its generator)."""
     N = psi.shape[0]
     d = 1 << k
-    for j in range(d):
-        o = 0
-        for i in range(k):
-            if (j >> i) & 1:
-                o |= 1 << qubits[q0 + i]
-        off[j] = o
+    _offsets(qubits, q0, k, off)
     c0, i0 = cstart[s], istart[s]
     acc = 0j
     for g in range(N >> k):
