@@ -1,9 +1,10 @@
 """The ``adjoint`` engine: reverse-mode gradients in constant memory. Derivation: adjoint.md.
 
 A small CPU state (:func:`qdiff.sim.tape.tape_for`: up to 11 qubits, numba installed, and with a
-backward to come at most 2**16 amplitudes over the batch) runs as a numba tape instead: the forward pass and the whole sweep, with
-every angle's gradient, are one compiled call each (:mod:`qdiff.sim.tape_kernels`), where the
-torch plan below spends its time dispatching ~180 small torch calls. Everything else is as below.
+backward to come at most 2**16 amplitudes over the batch) runs as a numba tape instead: the
+forward pass and the whole sweep, with every angle's gradient, are one compiled call each
+(:mod:`qdiff.sim.tape_kernels`), where the torch plan below spends its time dispatching ~180 small
+torch calls. Everything else is as below.
 
 The autograd Function maps angles to the final state without recording a graph. Whatever comes
 after it (probabilities, expectation values, variances, a Born machine's MMD loss) is ordinary

@@ -2,9 +2,11 @@
 
 On a small state the torch plan's cost is dispatch, not arithmetic: an 8-qubit energy gradient
 makes about 180 torch calls of a few microseconds each for a few hundred thousand flops. A tape
-holds every step of a :class:`~qdiff.sim.program.Program` (unfused: on a few thousand amplitudes a
-step is a cache-resident pass) in a handful of numpy arrays, and :mod:`qdiff.sim.tape_kernels`
-runs the forward pass, or the whole adjoint sweep with every angle's gradient, in one call.
+holds every step of a :class:`~qdiff.sim.program.Program` in a handful of numpy arrays, grouped
+once (a run of one-qubit steps on one qubit: one 2 x 2 product; consecutive fixed monomials: one
+permutation of the whole state; anything else: a step of its own; on a few thousand amplitudes
+each group is a cache-resident pass), and :mod:`qdiff.sim.tape_kernels` runs the forward pass, or
+the whole adjoint sweep with every angle's gradient, in one call.
 
 numba is optional: :func:`tape_for` returns ``None`` when it is missing or the state is not a
 small CPU one, and the engines use the torch plan.
@@ -45,11 +47,6 @@ def _kernels():  # type: ignore[no-untyped-def]
     return tape_kernels
 
 
-def tapes_available() -> bool:
-    """Whether numba is installed, so that small states can run as tapes."""
-    return _kernels() is not None
-
-
 @dataclass(frozen=True, eq=False)
 class Tape:
     """The steps of a program as arrays (layout: :mod:`qdiff.sim.tape_kernels`).
@@ -64,6 +61,7 @@ class Tape:
         cdata: every step's complex data in one array (complex128; :meth:`data` per dtype).
         idata: the permutations of monomial and Pauli steps.
         dmax: the largest ``2**k`` of a step.
+        lmax: the most steps in a run.
         global_phase: ``exp(i phase)`` of the program.
     """
 
@@ -178,8 +176,7 @@ def _is_permutation(step) -> bool:  # type: ignore[no-untyped-def]
 
 def _whole_permutation(steps, n: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
     """Fixed monomial steps composed into one map of the whole state: ``new[perm[i]] = phases[i] old[i]``."""
-    index = np.arange(1 << n)
-    perm, phases = index.copy(), np.ones(1 << n, dtype=complex)
+    perm, phases = np.arange(1 << n), np.ones(1 << n, dtype=complex)
     for step in steps:
         local_perm, local_phases = np.asarray(step.monomial[0]), np.asarray(step.monomial[1], dtype=complex)
         mask = sum(1 << q for q in step.qubits)

@@ -340,7 +340,8 @@ def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, 
 
 
 @njit(cache=True, fastmath=True)
-def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax, lmax):  # type: ignore[no-untyped-def]
+def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata,  # type: ignore[no-untyped-def]
+               dmax, lmax):
     """The adjoint sweep of one row, in place: the final state ``p`` and its cotangent ``q`` walk
     back through the groups; ``grad`` ``(S,)`` receives ``Re <q_out| -i G |p_out>`` of every
     rotating step at its slot. A run records the 2 x 2 cross matrix ``Y = sum q p^H`` after it and
