@@ -15,7 +15,7 @@ small CPU one, and the engines use the torch plan.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -58,7 +58,7 @@ class Tape:
             ``idata[gi]`` and phases at ``cdata[gc]``) or ``GROUP_STEP`` (one step); group ``g``
             holds steps ``gstart[g] .. gstart[g+1]-1``.
         kind, qstart, qubits, cstart, istart, slot: ``int64`` step tables (``slot`` -1 for fixed steps).
-        cdata: every step's complex data in one array (complex128; :meth:`data` per dtype).
+        cdata: every step's complex data in one array (complex128, as the kernels compute).
         idata: the permutations of monomial and Pauli steps.
         dmax: the largest ``2**k`` of a step.
         lmax: the most steps in a run.
@@ -80,13 +80,6 @@ class Tape:
     dmax: int
     lmax: int
     global_phase: complex
-    _by_dtype: dict = field(default_factory=dict, repr=False)
-
-    def data(self, dtype: np.dtype) -> np.ndarray:
-        """``cdata`` in the state's complex dtype (converted once)."""
-        if dtype not in self._by_dtype:
-            self._by_dtype[dtype] = self.cdata.astype(dtype)
-        return self._by_dtype[dtype]
 
 
 def lower(program: Program) -> Tape | None:
@@ -227,36 +220,48 @@ def _owns_thread_pool() -> bool:
     return _POOL_OWNER[0] == pid
 
 
-def _arrays(tape: Tape, dtype: np.dtype) -> tuple:
+def _arrays(tape: Tape) -> tuple:
     return (tape.gkind, tape.gstart, tape.gi, tape.gc, tape.kind, tape.qstart, tape.qubits, tape.cstart, tape.istart,
-            tape.slot, tape.data(dtype), tape.idata, tape.dmax, tape.lmax)
+            tape.slot, tape.cdata, tape.idata, tape.dmax, tape.lmax)
+
+
+def _working(x: torch.Tensor) -> torch.Tensor:
+    """A contiguous complex128 working copy of ``x`` (always a copy: the kernels write into it)."""
+    return x.detach().resolve_conj().to(torch.complex128, memory_format=torch.contiguous_format, copy=True)
+
+
+def _angles(angles: torch.Tensor) -> np.ndarray:
+    return angles.detach().to(torch.float64).contiguous().numpy()
 
 
 def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-    """The final states for ``state`` ``(B, 2**n)`` (not modified) and ``angles`` ``(B or 1, S)``."""
-    out = state.detach().resolve_conj().clone(memory_format=torch.contiguous_format)
+    """The final states for ``state`` ``(B, 2**n)`` (not modified) and ``angles`` ``(B or 1, S)``.
+
+    The kernels work in complex128 whatever the state's dtype (one compiled set instead of two:
+    compiling one took 15-30 s on these machines; a small state's precision costs nothing here)."""
+    out = _working(state)
     x = out.numpy()
-    a = angles.detach().contiguous().numpy()
+    a = _angles(angles)
     kernels = _kernels()
-    (kernels.run_rows if _threaded(a.shape[0]) else kernels.run)(x, a, *_arrays(tape, x.dtype))
+    (kernels.run_rows if _threaded(a.shape[0]) else kernels.run)(x, a, *_arrays(tape))
     if tape.global_phase != 1:
         out.mul_(tape.global_phase)
-    return out
+    return out.to(state.dtype)
 
 
 def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles: torch.Tensor,
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """The adjoint sweep: ``(dL/dangles (B or 1, S), dL/dinitial (B, 2**n))`` from the final states
-    and their cotangent ``grad_state`` (``dL/dpsi*``, torch's convention)."""
+    and their cotangent ``grad_state`` (``dL/dpsi*``, torch's convention), in complex128 as
+    :func:`run_tape`."""
     back = tape.global_phase.conjugate()
-    psi = final.detach().resolve_conj().clone(memory_format=torch.contiguous_format)
-    lam = grad_state.detach().to(final.dtype).resolve_conj().clone(memory_format=torch.contiguous_format)
+    psi, lam = _working(final), _working(grad_state)
     if back != 1:
         psi.mul_(back)
         lam.mul_(back)
-    a = angles.detach().contiguous().numpy()
+    a = _angles(angles)
     grad = np.zeros(a.shape, dtype=np.float64)
     p = psi.numpy()
     kernels = _kernels()
-    (kernels.sweep_rows if _threaded(a.shape[0]) else kernels.sweep)(p, lam.numpy(), a, grad, *_arrays(tape, p.dtype))
-    return torch.from_numpy(grad).to(angles.dtype), lam
+    (kernels.sweep_rows if _threaded(a.shape[0]) else kernels.sweep)(p, lam.numpy(), a, grad, *_arrays(tape))
+    return torch.from_numpy(grad).to(angles.dtype), lam.to(final.dtype)

@@ -34,7 +34,7 @@ FIXED_DENSE, FIXED_DIAGONAL, FIXED_MONOMIAL, ROT_DENSE, ROT_DIAGONAL, ROT_PAULI 
 GROUP_STEP, GROUP_RUN, GROUP_PERMUTATION = range(3)
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, fastmath=True)
 def _base(g, qubits, q0, k):  # type: ignore[no-untyped-def]
     """The ``g``-th group's first index: ``g`` with a zero bit inserted at each step qubit (ascending)."""
     b = g
@@ -44,7 +44,7 @@ def _base(g, qubits, q0, k):  # type: ignore[no-untyped-def]
     return b
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, fastmath=True)
 def _offsets(qubits, q0, k, off):  # type: ignore[no-untyped-def]
     """``off[j]``: where local index ``j`` of a step on ``qubits[q0:q0 + k]`` sits in its group."""
     for j in range(1 << k):
@@ -275,7 +275,7 @@ def _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, angles_row, o
     prod[0, 0], prod[0, 1], prod[1, 0], prod[1, 1] = a, b, c, d
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, fastmath=True)
 def _one_qubit(s, kind, cstart, istart, cdata, idata, theta):  # type: ignore[no-untyped-def]
     """A one-qubit step's operator and ``-i G`` (zero when fixed) as eight scalars, row-major."""
     c0 = cstart[s]
