@@ -303,7 +303,8 @@ def _one_qubit(s, kind, cstart, istart, cdata, idata, theta):  # type: ignore[no
 @njit(cache=True, fastmath=True)
 def _permute(x, scratch, perm, phases, inverse):  # type: ignore[no-untyped-def]
     """A monomial on the whole state, in place: ``new[perm[i]] = phases[i] old[i]`` (or its inverse)."""
-    scratch[:] = x
+    for i in range(x.shape[0]):  # a loop, not scratch[:] = x: its broadcast checks took 4-5 s to compile
+        scratch[i] = x[i]
     if inverse:
         for i in range(x.shape[0]):
             x[i] = np.conj(phases[i]) * scratch[perm[i]]
@@ -335,8 +336,9 @@ def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, 
             _permute(x, scratch, idata[gi[g]:gi[g] + N], cdata[gc[g]:gc[g] + N], False)
         else:
             theta = a[slot[s0]] if slot[s0] >= 0 else 0.0
+            no = none.shape[0] > 0  # False, as a run-time bool: literal flags compiled _step twice (~5 s)
             _step(x, none, s0, kind[s0], qubits, qstart[s0], qstart[s0 + 1] - qstart[s0], cstart, istart,
-                  cdata, idata, theta, False, False, op, gen, v, off, col)
+                  cdata, idata, theta, no, no, op, gen, v, off, col)
 
 
 @njit(cache=True, fastmath=True)
@@ -382,7 +384,7 @@ def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstar
             rotating = slot[s0] >= 0
             theta = a[slot[s0]] if rotating else 0.0
             t = _step(p, q, s0, kind[s0], qubits, qstart[s0], qstart[s0 + 1] - qstart[s0], cstart,
-                      istart, cdata, idata, theta, True, rotating, op, gen, v, off, col)
+                      istart, cdata, idata, theta, N > 0, rotating, op, gen, v, off, col)
             if rotating:
                 grad[slot[s0]] += t
 
