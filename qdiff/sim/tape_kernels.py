@@ -2,8 +2,8 @@
 the adjoint sweep of a small state, with no per-gate Python or torch dispatch.
 
 Imported only through :mod:`qdiff.sim.tape` (numba is optional: without it the torch plan runs).
-Every function takes numpy arrays; ``state`` is ``(B, 2**n)`` complex (64 or 128), ``angles``
-``(Ba, S)`` real with ``Ba`` 1 (shared) or ``B`` (per row). A step ``s`` acts on the ascending
+Every function takes numpy arrays; ``state`` is ``(B, 2**n)`` complex128, ``angles`` ``(Ba, S)``
+float64 with ``Ba`` 1 (shared) or ``B`` (per row) (:mod:`qdiff.sim.tape` converts other dtypes). A step ``s`` acts on the ascending
 qubits ``qubits[qstart[s]:qstart[s + 1]]``; its local basis index ``j`` has bit ``i`` on the
 ``i``-th of them, and its group of ``d = 2**k`` amplitudes starting at ``base`` (the bits of the
 step's qubits zero) is ``base + offset[j]``. Step kinds and their data (``cdata`` from
@@ -22,7 +22,8 @@ The kernels walk *groups* of steps (:class:`qdiff.sim.tape.Tape`): a run of one-
 qubit is one pass over amplitude pairs with the product of its 2 x 2 operators (:func:`_pairs`,
 and in the sweep :func:`_cross_pairs` plus a walk of the 2 x 2 cross matrix back through the run);
 consecutive fixed monomials are one permutation of the whole state (:func:`_permute`); any other
-step goes through :func:`_step` (two qubits: :func:`_quads`; more: the generic :func:`_apply`).
+step goes through :func:`_step` (two qubits: :func:`_quads`; more, or a Pauli rotation: the
+generic :func:`_apply`).
 """
 
 from __future__ import annotations
@@ -58,10 +59,12 @@ def _offsets(qubits, q0, k, off):  # type: ignore[no-untyped-def]
 @njit(cache=True, fastmath=True)
 def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen, col):  # type: ignore[no-untyped-def]
     """Fill ``op`` (``d x d``) with step ``s``'s operator at angle ``theta`` (or its inverse) and,
-    for a rotating step, ``gen`` with ``-i G``. Every kind of one or two qubits comes out as a
-    matrix (the kernels then need one loop each); a wider step fills ``op`` only for dense kinds,
-    or the first row with the diagonal of a diagonal kind. For a diagonal or monomial kind,
-    ``col[i]`` is the column of row ``i``'s one nonzero, and the result is ``True``."""
+    for a rotating step, ``gen`` with ``-i G``. A two-qubit step of any kind but a Pauli rotation
+    comes out as a matrix (:func:`_quads` then needs one loop); a wider step fills ``op`` only for
+    dense kinds, or the first row with the diagonal of a diagonal kind; a Pauli rotation (always
+    handled by :func:`_apply`) fills nothing. For a diagonal or monomial kind, ``col[i]`` is the
+    column of row ``i``'s one nonzero, and the result is ``True``. (One-qubit steps always run in
+    groups, whose operators :func:`_one_qubit` builds as scalars.)"""
     d = 1 << k
     c0, i0 = cstart[s], istart[s]
     dense_form = k <= 2
@@ -100,19 +103,10 @@ def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen,
         for i in range(d):
             for j in range(d):
                 gen[i, j] = cdata[g0 + i * d + j]
-    elif dense_form:  # monomial or Pauli rotation a I + b M, as a matrix
-        a, b = 0j, 1.0 + 0j
-        if kind == ROT_PAULI:
-            x = theta * cdata[c0 + d].real
-            a = complex(np.cos(x), 0.0)
-            b = complex(0.0, np.sin(x) if inverse else -np.sin(x))
+    elif dense_form and kind == FIXED_MONOMIAL:  # as a matrix
         for j in range(d):
             p = idata[i0 + j]
-            if kind == ROT_PAULI:
-                op[j, j] += a
-                gen[p, j] = complex(0.0, -cdata[c0 + d].real) * cdata[c0 + j]
-                op[p, j] += b * cdata[c0 + j]
-            elif inverse:  # old[j] = conj(phase[j]) new[perm[j]]
+            if inverse:  # old[j] = conj(phase[j]) new[perm[j]]
                 op[j, p] = np.conj(cdata[c0 + j])
                 col[j] = p
             else:
@@ -178,7 +172,7 @@ def _step(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta,
     """Apply step ``s`` (or its inverse) to ``psi`` in place, and to ``lam`` when it has rows,
     after accumulating ``Re <lam| -i G |psi>`` of a rotating step (``want``); returns that sum."""
     sparse = _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen, col)
-    if k == 2:
+    if k == 2 and kind != ROT_PAULI:
         return _quads(psi, lam, qubits[q0], qubits[q0 + 1], op, gen, want, col, sparse)
     acc = 0.0
     if lam.shape[0] > 0 and want:
