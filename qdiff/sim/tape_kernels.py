@@ -115,16 +115,49 @@ def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen,
     return kind == FIXED_DIAGONAL or kind == ROT_DIAGONAL or kind == FIXED_MONOMIAL
 
 
+_ONE, _TWO = np.uint64(1), np.uint64(2)
+"""Pair loops index with ``uint64``: numba then skips its negative-index wraparound check, the
+branch that kept LLVM from vectorizing them (2-2.5x slower per pass on 256 amplitudes)."""
+
+
 @njit(cache=True, fastmath=True)
-def _pairs(psi, stride, op):  # type: ignore[no-untyped-def]
-    """A one-qubit operator ``op`` (2 x 2) on ``psi`` in place, one pass over the amplitude pairs."""
-    N = psi.shape[0]
-    m00, m01, m10, m11 = op[0, 0], op[0, 1], op[1, 0], op[1, 1]
-    for start in range(0, N, 2 * stride):
-        for i in range(start, start + stride):
-            a, b = psi[i], psi[i + stride]
-            psi[i] = m00 * a + m01 * b
-            psi[i + stride] = m10 * a + m11 * b
+def _pair(psi, i, k, m00, m01, m10, m11):  # type: ignore[no-untyped-def]
+    """``(psi[i], psi[k]) <- m (psi[i], psi[k])``."""
+    a, b = psi[i], psi[k]
+    psi[i] = m00 * a + m01 * b
+    psi[k] = m10 * a + m11 * b
+
+
+@njit(cache=True, fastmath=True)
+def _pairs(psi, q, m00, m01, m10, m11):  # type: ignore[no-untyped-def]
+    """The one-qubit operator ``m`` on qubit ``q`` of ``psi``, in place, in one pass over the
+    amplitude pairs (qubits 0 and 1 unrolled: their inner loops would run once or twice)."""
+    h = np.uint64(psi.shape[0]) >> _ONE
+    if q == 0:
+        for b in range(h):
+            i = np.uint64(b) << _ONE
+            _pair(psi, i, i + _ONE, m00, m01, m10, m11)
+    elif q == 1:
+        for b in range(h >> _ONE):
+            i = np.uint64(b) << _TWO
+            _pair(psi, i, i + _TWO, m00, m01, m10, m11)
+            _pair(psi, i + _ONE, i + np.uint64(3), m00, m01, m10, m11)
+    elif q == 2:  # one loop over the pairs, the zero bit inserted (the blocked loop ran 1.4x slower)
+        for k in range(h):
+            i = np.uint64(k) + (np.uint64(k) & ~np.uint64(3))
+            _pair(psi, i, i + np.uint64(4), m00, m01, m10, m11)
+    else:
+        _pairs_wide(psi, _ONE << np.uint64(q), m00, m01, m10, m11)
+
+
+@njit(cache=True, fastmath=True)
+def _pairs_wide(psi, stride, m00, m01, m10, m11):  # type: ignore[no-untyped-def]
+    """:func:`_pairs` for a ``stride`` (``uint64``) of at least 8: contiguous inner loops."""
+    for block in range(np.uint64(psi.shape[0]) // (_TWO * stride)):
+        start = np.uint64(block) * _TWO * stride
+        for j in range(stride):
+            i = start + np.uint64(j)
+            _pair(psi, i, i + stride, m00, m01, m10, m11)
 
 
 @njit(cache=True, fastmath=True)
@@ -253,23 +286,28 @@ def _generator_inner(lam, psi, s, kind, qubits, q0, k, cstart, istart, cdata, id
     return acc.real
 
 
-@njit(cache=True, fastmath=True)
-def _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, angles_row, ops, gens, col, prod):  # type: ignore[no-untyped-def]
-    """The 2 x 2 operators of a run's steps ``s0 .. s1-1`` into ``ops[p]`` (and ``-i G`` into
-    ``gens[p]``, zero for a fixed step), their product (the run's operator, the last step
-    leftmost) into ``prod``. One-qubit operators are built as scalars (:func:`_one_qubit`)."""
+@njit(cache=True, fastmath=True, inline="always")
+def _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, angles_row, ops, gens, record):  # type: ignore[no-untyped-def]
+    """The product of a run's 2 x 2 operators, steps ``s0 .. s1-1`` (the last step leftmost), as
+    four scalars ``(m00, m01, m10, m11)``; when ``record``, each step's operator also goes to
+    ``ops[p]`` and its ``-i G`` (zero for a fixed step) to ``gens[p]`` (rows ``(m00, m01, m10, m11)``;
+    the forward pass skips these stores, which cost as much as building the operators).
+    One-qubit operators are built as scalars (:func:`_one_qubit`). Inlined into the callers (as
+    with :func:`_one_qubit` and :func:`_phases`): as a called function it made the run products
+    of an 8-qubit row 2x slower."""
     a, b, c, d = 1.0 + 0j, 0j, 0j, 1.0 + 0j
     for p in range(s1 - s0):
         s = s0 + p
         theta = angles_row[slot[s]] if slot[s] >= 0 else 0.0
         u00, u01, u10, u11, g00, g01, g10, g11 = _one_qubit(s, kind[s], cstart, istart, cdata, idata, theta)
-        ops[p, 0, 0], ops[p, 0, 1], ops[p, 1, 0], ops[p, 1, 1] = u00, u01, u10, u11
-        gens[p, 0, 0], gens[p, 0, 1], gens[p, 1, 0], gens[p, 1, 1] = g00, g01, g10, g11
+        if record:
+            ops[p, 0], ops[p, 1], ops[p, 2], ops[p, 3] = u00, u01, u10, u11
+            gens[p, 0], gens[p, 1], gens[p, 2], gens[p, 3] = g00, g01, g10, g11
         a, b, c, d = u00 * a + u01 * c, u00 * b + u01 * d, u10 * a + u11 * c, u10 * b + u11 * d
-    prod[0, 0], prod[0, 1], prod[1, 0], prod[1, 1] = a, b, c, d
+    return a, b, c, d
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, inline="always")
 def _one_qubit(s, kind, cstart, istart, cdata, idata, theta):  # type: ignore[no-untyped-def]
     """A one-qubit step's operator and ``-i G`` (zero when fixed) as eight scalars, row-major."""
     c0 = cstart[s]
@@ -283,28 +321,41 @@ def _one_qubit(s, kind, cstart, istart, cdata, idata, theta):  # type: ignore[no
             return cdata[c0], zero, zero, cdata[c0 + 1], zero, zero, zero, zero
         return zero, cdata[c0 + 1], cdata[c0], zero, zero, zero, zero, zero
     if kind == ROT_DIAGONAL:
-        x0, x1 = theta * cdata[c0].real, theta * cdata[c0 + 1].real
-        return (complex(np.cos(x0), -np.sin(x0)), zero, zero, complex(np.cos(x1), -np.sin(x1)),
-                complex(0.0, -cdata[c0].real), zero, zero, complex(0.0, -cdata[c0 + 1].real))
+        z0, z1 = _phases(theta, cdata[c0].real, cdata[c0 + 1].real)
+        return z0, zero, zero, z1, complex(0.0, -cdata[c0].real), zero, zero, complex(0.0, -cdata[c0 + 1].real)
     # ROT_DENSE: sum_e exp(-i theta lambda_e) P_e
-    x0, x1 = theta * cdata[c0 + 8].real, theta * cdata[c0 + 9].real
-    z0, z1 = complex(np.cos(x0), -np.sin(x0)), complex(np.cos(x1), -np.sin(x1))
+    z0, z1 = _phases(theta, cdata[c0 + 8].real, cdata[c0 + 9].real)
     return (z0 * cdata[c0] + z1 * cdata[c0 + 4], z0 * cdata[c0 + 1] + z1 * cdata[c0 + 5],
             z0 * cdata[c0 + 2] + z1 * cdata[c0 + 6], z0 * cdata[c0 + 3] + z1 * cdata[c0 + 7],
             cdata[c0 + 10], cdata[c0 + 11], cdata[c0 + 12], cdata[c0 + 13])
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _phases(theta, l0, l1):  # type: ignore[no-untyped-def]
+    """``exp(-i theta l0), exp(-i theta l1)`` with one cosine and sine where the eigenvalues are
+    opposite (every Pauli rotation) or one is zero (a phase gate): trigonometry was half the
+    forward pass of an 8-qubit circuit."""
+    z0 = complex(np.cos(theta * l0), -np.sin(theta * l0)) if l0 != 0.0 else 1.0 + 0j
+    if l1 == -l0:
+        return z0, np.conj(z0)
+    if l1 == 0.0:
+        return z0, 1.0 + 0j
+    return z0, complex(np.cos(theta * l1), -np.sin(theta * l1))
+
+
 @njit(cache=True, fastmath=True)
-def _permute(x, scratch, perm, phases, inverse):  # type: ignore[no-untyped-def]
-    """A monomial on the whole state, in place: ``new[perm[i]] = phases[i] old[i]`` (or its inverse)."""
+def _permute(x, scratch, idata, i0, cdata, c0, inverse):  # type: ignore[no-untyped-def]
+    """A monomial on the whole state, in place: ``new[perm[i]] = phases[i] old[i]`` (or its
+    inverse), ``perm`` at ``idata[i0:]``, ``phases`` at ``cdata[c0:]`` (offsets, not slices: a
+    slice is an array object, counted in and out of memory management at each call)."""
     for i in range(x.shape[0]):  # a loop, not scratch[:] = x: its broadcast checks took 4-5 s to compile
         scratch[i] = x[i]
     if inverse:
         for i in range(x.shape[0]):
-            x[i] = np.conj(phases[i]) * scratch[perm[i]]
+            x[i] = np.conj(cdata[c0 + i]) * scratch[np.uint64(idata[i0 + i])]
     else:
         for i in range(x.shape[0]):
-            x[perm[i]] = phases[i] * scratch[i]
+            x[np.uint64(idata[i0 + i])] = cdata[c0 + i] * scratch[i]
 
 
 @njit(cache=True, fastmath=True)
@@ -313,24 +364,21 @@ def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, 
     N = x.shape[0]
     op = np.zeros((dmax, dmax), dtype=x.dtype)
     gen = np.zeros((dmax, dmax), dtype=x.dtype)
-    ops = np.zeros((lmax, 2, 2), dtype=x.dtype)
-    gens = np.zeros((lmax, 2, 2), dtype=x.dtype)
     v = np.zeros(dmax, dtype=x.dtype)
     off = np.zeros(dmax, dtype=np.int64)
     col = np.zeros(dmax, dtype=np.int64)
     scratch = np.zeros(N, dtype=x.dtype)
     none = np.zeros(0, dtype=x.dtype)
-    prod = np.zeros((2, 2), dtype=x.dtype)
+    no = none.shape[0] > 0  # False, as a run-time bool: literal flags compiled _step twice (~5 s)
     for g in range(gkind.shape[0]):
         s0, s1 = gstart[g], gstart[g + 1]
         if gkind[g] == GROUP_RUN:
-            _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, ops, gens, col, prod)
-            _pairs(x, 1 << qubits[qstart[s0]], prod)
+            m00, m01, m10, m11 = _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, op, gen, no)
+            _pairs(x, qubits[qstart[s0]], m00, m01, m10, m11)
         elif gkind[g] == GROUP_PERMUTATION:
-            _permute(x, scratch, idata[gi[g]:gi[g] + N], cdata[gc[g]:gc[g] + N], False)
+            _permute(x, scratch, idata, gi[g], cdata, gc[g], False)
         else:
             theta = a[slot[s0]] if slot[s0] >= 0 else 0.0
-            no = none.shape[0] > 0  # False, as a run-time bool: literal flags compiled _step twice (~5 s)
             _step(x, none, s0, kind[s0], qubits, qstart[s0], qstart[s0 + 1] - qstart[s0], cstart, istart,
                   cdata, idata, theta, no, no, op, gen, v, off, col)
 
@@ -345,11 +393,9 @@ def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstar
     N = p.shape[0]
     op = np.zeros((dmax, dmax), dtype=p.dtype)
     gen = np.zeros((dmax, dmax), dtype=p.dtype)
-    ops = np.zeros((lmax, 2, 2), dtype=p.dtype)
-    gens = np.zeros((lmax, 2, 2), dtype=p.dtype)
-    y = np.zeros((2, 2), dtype=p.dtype)
-    prod = np.zeros((2, 2), dtype=p.dtype)
-    inv = np.zeros((2, 2), dtype=p.dtype)
+    ops = np.zeros((lmax, 4), dtype=p.dtype)
+    gens = np.zeros((lmax, 4), dtype=p.dtype)
+    y = np.zeros(4, dtype=p.dtype)
     v = np.zeros(dmax, dtype=p.dtype)
     off = np.zeros(dmax, dtype=np.int64)
     col = np.zeros(dmax, dtype=np.int64)
@@ -357,23 +403,19 @@ def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstar
     for g in range(gkind.shape[0] - 1, -1, -1):
         s0, s1 = gstart[g], gstart[g + 1]
         if gkind[g] == GROUP_RUN:
-            _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, ops, gens, col, prod)
-            inv[0, 0], inv[0, 1] = np.conj(prod[0, 0]), np.conj(prod[1, 0])
-            inv[1, 0], inv[1, 1] = np.conj(prod[0, 1]), np.conj(prod[1, 1])
-            _cross_pairs(p, q, 1 << qubits[qstart[s0]], inv, y)
+            m00, m01, m10, m11 = _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, ops, gens, N > 0)
+            _cross_pairs(p, q, qubits[qstart[s0]], np.conj(m00), np.conj(m10), np.conj(m01), np.conj(m11), y)
             for j in range(s1 - s0 - 1, -1, -1):
                 if slot[s0 + j] >= 0:
                     t = 0.0
-                    for r in range(2):
-                        for c in range(2):
-                            t += (np.conj(y[r, c]) * gens[j, r, c]).real
+                    for e in range(4):
+                        t += (np.conj(y[e]) * gens[j, e]).real
                     grad[slot[s0 + j]] += t
                 if j:
-                    _conjugate_by(y, ops[j])
+                    _conjugate_by(y, ops, j)
         elif gkind[g] == GROUP_PERMUTATION:
-            perm, phases = idata[gi[g]:gi[g] + N], cdata[gc[g]:gc[g] + N]
-            _permute(p, scratch, perm, phases, True)
-            _permute(q, scratch, perm, phases, True)
+            _permute(p, scratch, idata, gi[g], cdata, gc[g], True)
+            _permute(q, scratch, idata, gi[g], cdata, gc[g], True)
         else:
             rotating = slot[s0] >= 0
             theta = a[slot[s0]] if rotating else 0.0
@@ -416,34 +458,59 @@ def sweep_rows(psi, lam, angles, grad, *tape):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True)
-def _conjugate_by(y, u):  # type: ignore[no-untyped-def]
-    """``y <- u^H y u`` for 2 x 2 matrices."""
-    t00 = y[0, 0] * u[0, 0] + y[0, 1] * u[1, 0]
-    t01 = y[0, 0] * u[0, 1] + y[0, 1] * u[1, 1]
-    t10 = y[1, 0] * u[0, 0] + y[1, 1] * u[1, 0]
-    t11 = y[1, 0] * u[0, 1] + y[1, 1] * u[1, 1]
-    a, b, c, d = np.conj(u[0, 0]), np.conj(u[1, 0]), np.conj(u[0, 1]), np.conj(u[1, 1])
-    y[0, 0], y[0, 1] = a * t00 + b * t10, a * t01 + b * t11
-    y[1, 0], y[1, 1] = c * t00 + d * t10, c * t01 + d * t11
+def _conjugate_by(y, ops, j):  # type: ignore[no-untyped-def]
+    """``y <- u^H y u`` for ``u = ops[j]``, 2 x 2 matrices stored as rows ``(m00, m01, m10, m11)``."""
+    u0, u1, u2, u3 = ops[j, 0], ops[j, 1], ops[j, 2], ops[j, 3]
+    t00 = y[0] * u0 + y[1] * u2
+    t01 = y[0] * u1 + y[1] * u3
+    t10 = y[2] * u0 + y[3] * u2
+    t11 = y[2] * u1 + y[3] * u3
+    a, b, c, d = np.conj(u0), np.conj(u2), np.conj(u1), np.conj(u3)
+    y[0], y[1] = a * t00 + b * t10, a * t01 + b * t11
+    y[2], y[3] = c * t00 + d * t10, c * t01 + d * t11
 
 
 @njit(cache=True, fastmath=True)
-def _cross_pairs(psi, lam, stride, op, y):  # type: ignore[no-untyped-def]
-    """``y = sum lam psi^H`` over the pairs of a one-qubit step, then ``op`` applied to both."""
-    N = psi.shape[0]
-    m00, m01, m10, m11 = op[0, 0], op[0, 1], op[1, 0], op[1, 1]
+def _cross_pair(psi, lam, i, k, m00, m01, m10, m11, y00, y01, y10, y11):  # type: ignore[no-untyped-def]
+    """One pair of :func:`_cross_pairs`: its terms added to ``y``, then ``m`` applied to both states."""
+    a, b = psi[i], psi[k]
+    la, lb = lam[i], lam[k]
+    ca, cb = np.conj(a), np.conj(b)
+    psi[i] = m00 * a + m01 * b
+    psi[k] = m10 * a + m11 * b
+    lam[i] = m00 * la + m01 * lb
+    lam[k] = m10 * la + m11 * lb
+    return y00 + la * ca, y01 + la * cb, y10 + lb * ca, y11 + lb * cb
+
+
+@njit(cache=True, fastmath=True)
+def _cross_pairs(psi, lam, q, m00, m01, m10, m11, y):  # type: ignore[no-untyped-def]
+    """``y = sum lam psi^H`` (rows ``(y00, y01, y10, y11)``) over the pairs of qubit ``q``, then
+    the operator ``m`` applied to both (loops as :func:`_pairs`)."""
+    h = np.uint64(psi.shape[0]) >> _ONE
     y00 = y01 = y10 = y11 = 0j
-    for start in range(0, N, 2 * stride):
-        for i in range(start, start + stride):
-            a, b = psi[i], psi[i + stride]
-            la, lb = lam[i], lam[i + stride]
-            ca, cb = np.conj(a), np.conj(b)
-            y00 += la * ca
-            y01 += la * cb
-            y10 += lb * ca
-            y11 += lb * cb
-            psi[i] = m00 * a + m01 * b
-            psi[i + stride] = m10 * a + m11 * b
-            lam[i] = m00 * la + m01 * lb
-            lam[i + stride] = m10 * la + m11 * lb
-    y[0, 0], y[0, 1], y[1, 0], y[1, 1] = y00, y01, y10, y11
+    if q == 0:
+        for b in range(h):
+            i = np.uint64(b) << _ONE
+            y00, y01, y10, y11 = _cross_pair(psi, lam, i, i + _ONE, m00, m01, m10, m11, y00, y01, y10, y11)
+    elif q == 1:
+        for b in range(h >> _ONE):
+            i = np.uint64(b) << _TWO
+            y00, y01, y10, y11 = _cross_pair(psi, lam, i, i + _TWO, m00, m01, m10, m11, y00, y01, y10, y11)
+            y00, y01, y10, y11 = _cross_pair(psi, lam, i + _ONE, i + np.uint64(3), m00, m01, m10, m11,
+                                             y00, y01, y10, y11)
+    else:
+        y00, y01, y10, y11 = _cross_pairs_wide(psi, lam, _ONE << np.uint64(q), m00, m01, m10, m11)
+    y[0], y[1], y[2], y[3] = y00, y01, y10, y11
+
+
+@njit(cache=True, fastmath=True)
+def _cross_pairs_wide(psi, lam, stride, m00, m01, m10, m11):  # type: ignore[no-untyped-def]
+    """:func:`_cross_pairs` for a ``stride`` (``uint64``) of at least 4; returns ``y``'s entries."""
+    y00 = y01 = y10 = y11 = 0j
+    for block in range(np.uint64(psi.shape[0]) // (_TWO * stride)):
+        start = np.uint64(block) * _TWO * stride
+        for j in range(stride):
+            i = start + np.uint64(j)
+            y00, y01, y10, y11 = _cross_pair(psi, lam, i, i + stride, m00, m01, m10, m11, y00, y01, y10, y11)
+    return y00, y01, y10, y11
