@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from qdiff.ir.observables import PauliSum
+from qdiff.sim.jit import kernels, threaded
 from qdiff.sim.kernels import apply_diagonal, split_shape
 
 
@@ -56,6 +57,11 @@ def _flip(state: torch.Tensor, qubits: tuple[int, ...], num_qubits: int) -> torc
 
 
 _GATHERED_MAX = 1 << 16
+"""Most gathered amplitudes (rows x groups x ``2**n``) for which torch builds ``O psi`` in one
+gather (a temporary of that size); beyond, group by group (:func:`_apply_groups`)."""
+
+NUMBA_MAX_QUBITS = 11
+"""Widest state whose ``O psi`` the numba kernel builds on the CPU, any batch (no temporary)."""
 """Up to this many entries (``B * groups * 2**n``) :func:`expectation` gathers all groups at once."""
 
 
@@ -90,17 +96,40 @@ def expectation(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits:
     B = state.shape[0]
     if not groups:
         return torch.zeros(B, dtype=state.real.dtype, device=state.device)
-    if B * len(groups) * state.shape[-1] <= _GATHERED_MAX:
+    if _gathers(state, groups, num_qubits):
         if not torch.is_grad_enabled() or not state.requires_grad:
             return torch.linalg.vecdot(_gathered_o_psi(state, groups, num_qubits), state).real
     return _Expectation.apply(state, groups, num_qubits)
 
 
+def _numba_kernels(state: torch.Tensor, num_qubits: int):  # type: ignore[no-untyped-def]
+    """:mod:`qdiff.sim.pauli_kernels` when they suit ``state`` (CPU, at most
+    :data:`NUMBA_MAX_QUBITS` qubits, numba installed), else ``None``."""
+    if state.device.type != "cpu" or num_qubits > NUMBA_MAX_QUBITS:
+        return None
+    return kernels("pauli_kernels")
+
+
+def _gathers(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int) -> bool:
+    """Whether ``O psi`` comes from :func:`_gathered_o_psi` (numba, or a small torch gather)."""
+    return _numba_kernels(state, num_qubits) is not None or \
+        state.shape[0] * len(groups) * state.shape[-1] <= _GATHERED_MAX
+
+
 def _gathered_o_psi(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int) -> torch.Tensor:
-    """``O psi`` of a small state from one gather of every group's flipped amplitudes:
-    ``t[j] = sum_g conj(D_g[j]) psi[j ^ x_g]``, which is ``(O psi)[j]`` for a Hermitian ``O``."""
+    """``O psi`` of a small state from every group's flipped amplitudes,
+    ``t[j] = sum_g conj(D_g[j]) psi[j ^ x_g]``, which is ``(O psi)[j]`` for a Hermitian ``O``: one
+    numba call on the CPU (rows over threads from :data:`~qdiff.sim.jit.THREADED_MIN_ROWS`; an
+    8-qubit energy took 3 torch calls, and 16 for 256 rows), else one torch gather."""
     index, weights = _gathered(groups, num_qubits, state.dtype, state.device)
-    return (state.index_select(-1, index).view(state.shape[0], len(groups), -1) * weights).sum(1)
+    numba_kernels = _numba_kernels(state, num_qubits)
+    if numba_kernels is None:
+        return (state.index_select(-1, index).view(state.shape[0], len(groups), -1) * weights).sum(1)
+    psi = state.detach().resolve_conj().contiguous()
+    out = torch.empty_like(psi)
+    run = numba_kernels.o_psi_rows if threaded(psi.shape[0]) else numba_kernels.o_psi
+    run(psi.numpy(), index.numpy().reshape(len(groups), -1), weights.numpy(), out.numpy())
+    return out
 
 
 def real_inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -224,7 +253,7 @@ class _Expectation(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int) -> torch.Tensor:  # type: ignore[override]
-        if state.shape[0] * len(groups) * state.shape[-1] <= _GATHERED_MAX:
+        if _gathers(state, groups, num_qubits):
             o_psi = _gathered_o_psi(state, groups, num_qubits)
         else:
             o_psi = _apply_groups(state, groups, num_qubits)

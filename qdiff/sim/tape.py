@@ -14,13 +14,12 @@ small CPU one, and the engines use the torch plan.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import torch
 
+from qdiff.sim.jit import kernels, threaded
 from qdiff.sim.program import Program
 
 TAPE_MAX_QUBITS = 11
@@ -37,14 +36,9 @@ TAPE_MAX_STEP_QUBITS = 4
 """Widest dense step a tape holds (its ``d x d`` operator is applied entry by entry)."""
 
 
-@lru_cache(maxsize=1)
 def _kernels():  # type: ignore[no-untyped-def]
     """:mod:`qdiff.sim.tape_kernels`, or ``None`` without numba."""
-    try:
-        from qdiff.sim import tape_kernels
-    except ImportError:
-        return None
-    return tape_kernels
+    return kernels("tape_kernels")
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,29 +191,6 @@ def tape_for(program: Program, state: torch.Tensor, backward: bool = True) -> Ta
     return cache["tape"]
 
 
-TAPE_THREADED_MIN_ROWS = 8
-"""Per-row angle sets from which the rows are spread over threads (one state at a time would pay
-the thread pool's start for nothing)."""
-
-
-def _threaded(angle_rows: int) -> bool:
-    return angle_rows >= TAPE_THREADED_MIN_ROWS and _owns_thread_pool()
-
-
-_POOL_OWNER: list[int] = []
-"""The process whose calls started numba's thread pool. A child forked after that (a
-``multiprocessing`` worker on Linux) must not start it again: GNU OpenMP, numba's usual layer
-there, aborts such a child ("fork() called from a process already using GNU OpenMP"). The
-child runs its rows in one thread instead."""
-
-
-def _owns_thread_pool() -> bool:
-    pid = os.getpid()
-    if not _POOL_OWNER:
-        _POOL_OWNER.append(pid)
-    return _POOL_OWNER[0] == pid
-
-
 def _arrays(tape: Tape) -> tuple:
     return (tape.gkind, tape.gstart, tape.gi, tape.gc, tape.kind, tape.qstart, tape.qubits, tape.cstart, tape.istart,
             tape.slot, tape.cdata, tape.idata, tape.dmax, tape.lmax)
@@ -242,8 +213,8 @@ def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Ten
     out = _working(state)
     x = out.numpy()
     a = _angles(angles)
-    kernels = _kernels()
-    (kernels.run_rows if _threaded(a.shape[0]) else kernels.run)(x, a, *_arrays(tape))
+    run = _kernels().run_rows if threaded(a.shape[0]) else _kernels().run
+    run(x, a, *_arrays(tape))
     if tape.global_phase != 1:
         out.mul_(tape.global_phase)
     return out.to(state.dtype)
@@ -262,6 +233,6 @@ def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles
     a = _angles(angles)
     grad = np.zeros(a.shape, dtype=np.float64)
     p = psi.numpy()
-    kernels = _kernels()
-    (kernels.sweep_rows if _threaded(a.shape[0]) else kernels.sweep)(p, lam.numpy(), a, grad, *_arrays(tape))
+    sweep = _kernels().sweep_rows if threaded(a.shape[0]) else _kernels().sweep
+    sweep(p, lam.numpy(), a, grad, *_arrays(tape))
     return torch.from_numpy(grad).to(angles.dtype), lam.to(final.dtype)

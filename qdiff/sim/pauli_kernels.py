@@ -1,0 +1,35 @@
+"""Numba kernel for ``O psi`` of small states, ``O`` a Pauli sum given as gathered groups.
+
+Imported only through :func:`qdiff.sim.jit.kernels` (numba is optional: without it
+:mod:`qdiff.sim.pauli` gathers with torch). ``state`` ``(B, N)`` and ``weights`` ``(G, N)`` share a
+complex dtype; ``index`` ``(G, N)`` ``int64`` holds ``j ^ x_g``; the result is
+``out[b, j] = sum_g weights[g, j] * state[b, index[g, j]]`` (see :func:`qdiff.sim.pauli._gathered`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, fastmath=True)
+def _row(psi, index, weights, out):  # type: ignore[no-untyped-def]
+    for j in range(out.shape[0]):
+        out[j] = 0
+    for g in range(weights.shape[0]):
+        for j in range(out.shape[0]):  # uint64: no wraparound branch, as in tape_kernels
+            out[j] += weights[g, j] * psi[np.uint64(index[g, j])]
+
+
+@njit(cache=True, fastmath=True)
+def o_psi(state, index, weights, out):  # type: ignore[no-untyped-def]
+    """``out`` ``(B, N)`` <- ``O state``, one row after another."""
+    for b in range(state.shape[0]):
+        _row(state[b], index, weights, out[b])
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def o_psi_rows(state, index, weights, out):  # type: ignore[no-untyped-def]
+    """As :func:`o_psi`, the rows spread over threads."""
+    for b in prange(state.shape[0]):
+        _row(state[b], index, weights, out[b])
