@@ -49,7 +49,7 @@ class Tape:
         gkind, gstart, gi, gc: the groups the kernels run: ``GROUP_RUN`` (consecutive one-qubit
             steps on one qubit, applied as one 2 x 2 product), ``GROUP_PERMUTATION`` (consecutive
             fixed monomial steps as one permutation of the whole state, its ``2**n`` indices at
-            ``idata[gi]`` and phases at ``cdata[gc]``) or ``GROUP_STEP`` (one step); group ``g``
+            ``idata[gi]`` and phases at ``cdata[gc]``, ``gc`` -1 when they are all one) or ``GROUP_STEP`` (one step); group ``g``
             holds steps ``gstart[g] .. gstart[g+1]-1``.
         kind, qstart, qubits, cstart, istart, slot: ``int64`` step tables (``slot`` -1 for fixed steps).
         cdata: every step's complex data in one array (complex128, as the kernels compute).
@@ -142,9 +142,12 @@ def lower(program: Program) -> Tape | None:
             gkind.append(K.GROUP_PERMUTATION)
             perm, phases = _whole_permutation(steps[i:j], program.num_qubits)
             idata.append(perm)
-            cdata.append(phases)
             isize += len(perm)
-            csize += len(phases)
+            if np.all(phases == 1):  # no phases to apply
+                gc[-1] = -1
+            else:
+                cdata.append(phases)
+                csize += len(phases)
         else:
             gkind.append(K.GROUP_STEP)
         i = j

@@ -346,11 +346,18 @@ def _phases(theta, l0, l1):  # type: ignore[no-untyped-def]
 @njit(cache=True, fastmath=True)
 def _permute(x, scratch, idata, i0, cdata, c0, inverse):  # type: ignore[no-untyped-def]
     """A monomial on the whole state, in place: ``new[perm[i]] = phases[i] old[i]`` (or its
-    inverse), ``perm`` at ``idata[i0:]``, ``phases`` at ``cdata[c0:]`` (offsets, not slices: a
-    slice is an array object, counted in and out of memory management at each call)."""
+    inverse), ``perm`` at ``idata[i0:]``, ``phases`` at ``cdata[c0:]``, or all ones when ``c0`` is
+    negative (a CNOT chain: no multiplies). Offsets, not slices: a slice is an array object,
+    counted in and out of memory management at each call."""
     for i in range(x.shape[0]):  # a loop, not scratch[:] = x: its broadcast checks took 4-5 s to compile
         scratch[i] = x[i]
-    if inverse:
+    if c0 < 0 and inverse:
+        for i in range(x.shape[0]):
+            x[i] = scratch[np.uint64(idata[i0 + i])]
+    elif c0 < 0:
+        for i in range(x.shape[0]):
+            x[np.uint64(idata[i0 + i])] = scratch[i]
+    elif inverse:
         for i in range(x.shape[0]):
             x[i] = np.conj(cdata[c0 + i]) * scratch[np.uint64(idata[i0 + i])]
     else:

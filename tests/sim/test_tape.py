@@ -22,8 +22,9 @@ adjoint_module = importlib.import_module("qdiff.grad.adjoint")
 
 
 def _wide(n: int = 6) -> Circuit:
-    """Runs of one-qubit gates, CX chains (one permutation), three-qubit dense, monomial and Pauli
-    steps, a fixed dense two-qubit gate and a global phase."""
+    """Runs of one-qubit gates, CX chains (one permutation; in the second layer with a CY, so with
+    phases), three-qubit dense, monomial and Pauli steps, a fixed dense two-qubit gate and a
+    global phase."""
     c = Circuit(n, global_phase=0.3)
     a, b = Parameter("a"), Parameter("b")
     for layer in range(2):
@@ -31,6 +32,8 @@ def _wide(n: int = 6) -> Circuit:
             c.ry(a * (q + 1) + layer, q).rz(b - 0.1 * q, q).h(q)
         for q in range(n - 1):
             c.cx(q, q + 1)
+        if layer:
+            c.cy(0, 2)
         c.pauli_rot("XYZ", (0, 2, 5), 2 * a).ccx(1, 3, 4).cswap(0, 5, 2).rzz(b, 1, 4).crx(a, 3, 0)
         c.unitary(np.kron(np.eye(2), np.array([[0, 1], [1, 0]])) @ np.diag([1, 1j, -1, 1]), (2, 4)).iswap(1, 5)
         c.cp(a + b, 0, 3).cz(2, 5)
@@ -44,7 +47,9 @@ def test_tape_forward_equals_steps(dtype, rows, angle_rows):
     program = compile_circuit(c)
     tp = program.on(dtype, torch.device("cpu"))
     tape = tape_module.lower(program)
-    assert set(tape.gkind.tolist()) == {0, 1, 2}  # steps, runs and a whole-state permutation
+    assert set(tape.gkind.tolist()) == {0, 1, 2}  # steps, runs and whole-state permutations,
+    phased = tape.gc[tape.gkind == 2] >= 0
+    assert set(phased.tolist()) == {False, True}  # some without phases (CX chains), some with
     g = torch.Generator().manual_seed(rows + angle_rows)
     values = torch.rand(angle_rows, c.num_parameters, generator=g, dtype=dtype.to_real())
     init = torch.randn(rows, 1 << c.num_qubits, generator=g, dtype=dtype)
