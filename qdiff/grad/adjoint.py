@@ -1,10 +1,9 @@
 """The ``adjoint`` engine: reverse-mode gradients in constant memory. Derivation: adjoint.md.
 
-A small CPU state (:func:`qdiff.sim.tape.tape_for`: up to 11 qubits, numba installed, and with a
-backward to come at most 2**16 amplitudes over the batch) runs as a numba tape instead: the
-forward pass and the whole sweep, with every angle's gradient, are one compiled call each
-(:mod:`qdiff.sim.tape_kernels`), where the torch plan below spends its time dispatching ~180 small
-torch calls. Everything else is as below.
+A small CPU state (:func:`qdiff.sim.tape.tape_for`: up to 11 qubits, any batch, numba installed)
+runs as a numba tape instead: the forward pass and the whole sweep, with every angle's gradient,
+are one compiled call each (:mod:`qdiff.sim.tape_kernels`), where the torch plan below spends its
+time dispatching ~180 small torch calls. Everything else is as below.
 
 The autograd Function maps angles to the final state without recording a graph. Whatever comes
 after it (probabilities, expectation values, variances, a Born machine's MMD loss) is ordinary
@@ -195,7 +194,7 @@ class AdjointState(torch.autograd.Function):
     @staticmethod
     def forward(ctx, angles: torch.Tensor, initial: torch.Tensor, program: TorchProgram,  # type: ignore[override]
                 keep: bool) -> torch.Tensor:
-        tape = tape_for(program.program, initial, backward=keep)
+        tape = tape_for(program.program, initial)
         ctx.tape = tape
         if tape is not None:  # a small CPU state: the forward and the sweep are one numba call each
             final = run_tape(tape, initial, angles)

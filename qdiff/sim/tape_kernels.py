@@ -442,9 +442,10 @@ def run(state, angles, *tape):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, fastmath=True, parallel=True)
 def run_rows(state, angles, *tape):  # type: ignore[no-untyped-def]
-    """As :func:`run` with per-row angles, the rows spread over threads."""
+    """As :func:`run`, the rows spread over threads."""
+    shared = angles.shape[0] == 1
     for r in prange(state.shape[0]):
-        _run_row(state[r], angles[r], *tape)
+        _run_row(state[r], angles[0 if shared else np.int64(r)], *tape)  # a prange index is unsigned
 
 
 @njit(cache=True, fastmath=True)
@@ -459,9 +460,22 @@ def sweep(psi, lam, angles, grad, *tape):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, fastmath=True, parallel=True)
 def sweep_rows(psi, lam, angles, grad, *tape):  # type: ignore[no-untyped-def]
-    """As :func:`sweep` with per-row angles, the rows spread over threads."""
-    for r in prange(psi.shape[0]):
-        _sweep_row(psi[r], lam[r], angles[r], grad[r], *tape)
+    """As :func:`sweep`, the rows spread over threads in up to 64 blocks; with shared angles each
+    block sums into its own gradient row, added up at the end. (A fixed block count: asking numba
+    for its thread count made this function impossible to cache.)"""
+    shared = angles.shape[0] == 1
+    B = psi.shape[0]
+    blocks = min(B, 64)
+    partial = np.zeros((blocks if shared else 0, grad.shape[1]))
+    for t in prange(blocks):
+        for r in range(t * B // blocks, (t + 1) * B // blocks):
+            if shared:
+                _sweep_row(psi[r], lam[r], angles[0], partial[t], *tape)
+            else:
+                _sweep_row(psi[r], lam[r], angles[r], grad[r], *tape)
+    for t in range(partial.shape[0]):
+        for s in range(grad.shape[1]):
+            grad[0, s] += partial[t, s]
 
 
 @njit(cache=True, fastmath=True)

@@ -41,7 +41,7 @@ def _wide(n: int = 6) -> Circuit:
 
 
 @pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64])
-@pytest.mark.parametrize("rows,angle_rows", [(1, 1), (3, 1), (3, 3), (9, 9)])  # 9: threaded rows
+@pytest.mark.parametrize("rows,angle_rows", [(1, 1), (3, 1), (3, 3), (9, 9), (9, 1)])  # 9: threaded rows
 def test_tape_forward_equals_steps(dtype, rows, angle_rows):
     c = _wide()
     program = compile_circuit(c)
@@ -95,9 +95,36 @@ def test_tape_adjoint_equals_backprop(monkeypatch, seed, batch):
         torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-10)
 
 
-def test_tape_is_skipped_beyond_its_limits(monkeypatch):
-    """Too wide a state, or too many amplitudes for a call with a backward: the torch plan runs.
-    A forward pass alone has no amplitude limit."""
+def test_threaded_rows_with_shared_angles_sum_their_gradients(monkeypatch):
+    """Nine initial states, one set of angles: the threaded sweep (each thread its own gradient
+    row, summed) gives backprop's gradients."""
+    kernels = jit.kernels("tape_kernels")
+    used: list[str] = []
+    for name in ("run_rows", "sweep_rows"):
+        monkeypatch.setattr(tape_module, "_kernels", lambda: kernels)
+        original = getattr(kernels, name)
+
+        def counted(*args, _original=original, _name=name):  # type: ignore[no-untyped-def]
+            used.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(kernels, name, counted)
+    c = _wide()
+    n = c.num_qubits
+    psi0 = torch.randn(9, 1 << n, dtype=torch.complex128, generator=torch.Generator().manual_seed(9))
+    psi0 = psi0 / psi0.norm(dim=1, keepdim=True)
+    grads = {}
+    for method in ("adjoint", "backprop"):
+        v = random_values(c, (), 9).requires_grad_(True)
+        qdiff.expval(c, X(0) @ Y(1) + Z(2), v, method=method, initial_state=psi0).sum().backward()
+        grads[method] = v.grad
+    assert used == ["run_rows", "sweep_rows"]
+    torch.testing.assert_close(grads["adjoint"], grads["backprop"], atol=1e-10, rtol=1e-10)
+
+
+def test_tape_is_skipped_beyond_its_width_only(monkeypatch):
+    """Too wide a state: the torch plan runs. A large batch (here 2**17 amplitudes) runs the tape,
+    forward and backward."""
     counts = _count(monkeypatch)
     c = _wide()
     v = torch.rand(c.num_parameters, dtype=torch.float64, requires_grad=True)
@@ -105,13 +132,13 @@ def test_tape_is_skipped_beyond_its_limits(monkeypatch):
     assert counts == {"run": 1, "sweep": 1}
     monkeypatch.setattr(tape_module, "TAPE_MAX_QUBITS", 5)
     qdiff.expval(c, Z(0), v, method="adjoint").backward()
-    monkeypatch.setattr(tape_module, "TAPE_MAX_QUBITS", 12)
-    monkeypatch.setattr(tape_module, "TAPE_MAX_AMPLITUDES", 8)
-    qdiff.expval(c, Z(0), v, method="adjoint").backward()
-    assert counts == {"run": 1, "sweep": 1}
     with torch.no_grad():
         qdiff.expval(c, Z(0), v, method="adjoint")
-    assert counts == {"run": 2, "sweep": 1}
+    assert counts == {"run": 1, "sweep": 1}
+    monkeypatch.setattr(tape_module, "TAPE_MAX_QUBITS", 6)
+    batch = torch.rand(2048, c.num_parameters, dtype=torch.float64, requires_grad=True)
+    qdiff.expval(c, Z(0), batch, method="adjoint").sum().backward()
+    assert counts == {"run": 2, "sweep": 2}
 
 
 def test_whole_permutation_composes_the_steps():
