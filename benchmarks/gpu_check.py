@@ -82,7 +82,7 @@ def gate_rows(n: int, device: torch.device, repeats: int) -> list[tuple[str, str
         program = compile_circuit(circuit).on(torch.complex64, device)
         values = torch.full((1, circuit.num_parameters), 0.37, dtype=torch.float32, device=device)
         angles = program.angles(values) if program.program.num_slots else None
-        clone_t, run_t = alternating_medians([psi.clone, lambda: program.run(psi, angles)], repeats, device)
+        clone_t, run_t = alternating_medians([psi.clone, lambda p=program, a=angles: p.run(psi, a)], repeats, device)
         rows.append((gate, str(list(qubits)), clone_t * 1e3, run_t * 1e3))
     return rows
 
@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     lines = [f"# GPU checks ({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC)", "",
-             f"Device: {name}; torch {torch.__version__}; Python {platform.python_version()}; "
-             f"CPU reference: {args.cpu_threads} threads.", ""]
+             (f"Device: {name}; torch {torch.__version__}; Python {platform.python_version()}; "
+              f"CPU reference: {args.cpu_threads} threads."), ""]
     failures = 0
 
     lines += ["## 1. Gate time / copy time, complex64 (target <= 2x)", "",
@@ -178,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = speedup >= GRADIENT_SPEEDUP
     failures += not ok
     lines += [f"## 3. Energy + adjoint gradient, 4-layer hardware-efficient ansatz, n = {n}, complex128", "",
-              f"{args.device}: {accelerated * 1e3:.1f} ms; CPU, {args.cpu_threads} threads: {cpu * 1e3:.1f} ms; "
-              f"speed-up {speedup:.1f}x (target >= {GRADIENT_SPEEDUP:.0f}x): {'PASS' if ok else 'FAIL'}", ""]
+              (f"{args.device}: {accelerated * 1e3:.1f} ms; CPU, {args.cpu_threads} threads: {cpu * 1e3:.1f} ms; "
+               f"speed-up {speedup:.1f}x (target >= {GRADIENT_SPEEDUP:.0f}x): {'PASS' if ok else 'FAIL'}"), ""]
     report = "\n".join(lines)
     print(report)
     if args.out is not None:

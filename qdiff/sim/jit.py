@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from functools import lru_cache
+from functools import cache
 from types import ModuleType
 
 THREADED_MIN_ROWS = 8
@@ -18,7 +18,7 @@ THREADED_MIN_ROWS = 8
 pool's start for nothing)."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def kernels(name: str) -> ModuleType | None:
     """The kernel module ``qdiff.sim.<name>``, or ``None`` without numba."""
     try:

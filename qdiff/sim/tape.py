@@ -46,8 +46,8 @@ class Tape:
         gkind, gstart, gi, gc: the groups the kernels run: ``GROUP_RUN`` (consecutive one-qubit
             steps on one qubit, applied as one 2 x 2 product), ``GROUP_PERMUTATION`` (consecutive
             fixed monomial steps as one permutation of the whole state, its ``2**n`` indices at
-            ``idata[gi]`` and phases at ``cdata[gc]``, ``gc`` -1 when they are all one) or ``GROUP_STEP`` (one step); group ``g``
-            holds steps ``gstart[g] .. gstart[g+1]-1``.
+            ``idata[gi]`` and phases at ``cdata[gc]``, ``gc`` -1 when they are all one) or
+            ``GROUP_STEP`` (one step); group ``g`` holds steps ``gstart[g] .. gstart[g+1]-1``.
         kind, qstart, qubits, cstart, istart, slot: ``int64`` step tables (``slot`` -1 for fixed steps).
         cdata: every step's complex data in one array (complex128, as the kernels compute).
         idata: the permutations of monomial and Pauli steps.
