@@ -11,10 +11,11 @@ leave the RSS at once: the peak minus the starting RSS is the most memory live a
 
 The probe makes two calls: the first builds and caches qdiff's compiled plan (what a user's
 first step costs; the target is judged on it), the second reuses it. The bound is ``4 state
-vectors + constant``, the constant being the same call's figure at n = 12 (same depth: plan,
-operators, angles and Python objects that do not grow with 2**n; 12 is the smallest width past
-:data:`qdiff.sim.tape.TAPE_MAX_QUBITS`, so the reference takes the same engine path as n = 20, not
-the numba tape of small states, whose fixed costs are smaller). Beside it, an info row fits
+vectors + constant``, the constant being the same call's figure at the smallest width past
+:data:`qdiff.sim.tape.TAPE_MAX_QUBITS` (n = 15 since session 8, 12 before; same depth: plan,
+operators, angles and Python objects that do not grow with 2**n, plus a few 0.5 MiB states), so
+the reference takes the same engine path as n = 20, not the numba tape of small states, whose
+fixed costs are smaller. Beside it, an info row fits
 ``peak = a * state + c`` on n = 19 and 20 at the same depth: ``a`` is the number of state vectors
 proper (a two-point fit, so a first call's one-time allocations can tilt it; the judged row does
 not depend on it). The child is killed above a memory cap (4 GiB or a quarter of the machine) or a

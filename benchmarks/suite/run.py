@@ -44,7 +44,7 @@ core count) times swing by several x: rerun on a quiet machine before reading mu
   256 single calls (ratio <= 1/10 means at least 10x the throughput).
 - adjoint-memory: peak RSS over the starting RSS of one adjoint energy + gradient, fresh process
   per point, large blocks mmapped so freed memory leaves the RSS; bound = 4 state vectors + the
-  same measurement at n = 12 (the constant; past the numba tape's 11 qubits, so the same engine path); an info row fits peak = a * state + c on n = 19 and
+  same measurement at the first width past the numba tape (n = 15 since session 8; the constant, same engine path); an info row fits peak = a * state + c on n = 19 and
   20 (a: state vectors proper).
 - Correctness: before any timing, qdiff and every peer agree to atol = rtol = 1e-8 on the energy
   (loss) and the full gradient at the smallest n of each workload (conventions: Qulacs' rotations
