@@ -55,7 +55,10 @@ class Tape:
         kind, qstart, qubits, cstart, istart, slot: ``int64`` step tables (``slot`` -1 for fixed steps).
         cdata: every step's complex data in one array (complex128, as the kernels compute).
         idata: the permutations of monomial and Pauli steps.
-        dmax: the largest ``2**k`` of a step.
+        dmax: the largest ``2**k`` of a step (the kernels' vectors).
+        mmax: the largest ``2**k`` of a step applied as a matrix (dense, or at most two qubits; a
+            wide Pauli or diagonal step never is: sizing the ``dmax x dmax`` scratch matrices by a
+            12-qubit Pauli rotation allocated 512 MiB per row).
         lmax: the most steps in a run.
         global_phase: ``exp(i phase)`` of the program.
     """
@@ -73,6 +76,7 @@ class Tape:
     cdata: np.ndarray
     idata: np.ndarray
     dmax: int
+    mmax: int
     lmax: int
     global_phase: complex
 
@@ -85,12 +89,14 @@ def lower(program: Program) -> Tape | None:
     cdata: list[np.ndarray] = []
     idata: list[np.ndarray] = []
     csize = isize = 0
-    dmax = 1
+    dmax = mmax = 1
     for step in program.steps:
         d = 1 << len(step.qubits)
         if step.kind == "dense" and len(step.qubits) > TAPE_MAX_STEP_QUBITS:
             return None
         dmax = max(dmax, d)
+        if step.kind == "dense" or len(step.qubits) <= 2:
+            mmax = max(mmax, d)
         perm = None
         if step.slot is None:
             if step.kind == "dense":
@@ -157,7 +163,7 @@ def lower(program: Program) -> Tape | None:
             (("gkind", gkind), ("gstart", gstart), ("gi", gi), ("gc", gc), ("kind", kinds), ("qstart", qstart),
              ("qubits", qubits), ("cstart", cstart), ("istart", istart), ("slot", slots))}
     return Tape(**ints, cdata=np.concatenate(cdata) if cdata else np.zeros(0, complex),
-                idata=np.concatenate(idata) if idata else np.zeros(1, np.int64), dmax=dmax, lmax=lmax,
+                idata=np.concatenate(idata) if idata else np.zeros(1, np.int64), dmax=dmax, mmax=mmax, lmax=lmax,
                 global_phase=complex(np.exp(1j * program.global_phase)))
 
 
@@ -196,7 +202,7 @@ def tape_for(program: Program, state: torch.Tensor) -> Tape | None:
 
 def _arrays(tape: Tape) -> tuple:
     return (tape.gkind, tape.gstart, tape.gi, tape.gc, tape.kind, tape.qstart, tape.qubits, tape.cstart, tape.istart,
-            tape.slot, tape.cdata, tape.idata, tape.dmax, tape.lmax)
+            tape.slot, tape.cdata, tape.idata, tape.dmax, tape.lmax, tape.mmax)
 
 
 def _working(x: torch.Tensor) -> torch.Tensor:

@@ -59,7 +59,7 @@ def _offsets(qubits, q0, k, off):  # type: ignore[no-untyped-def]
 @njit(cache=True, fastmath=True)
 def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen, col):  # type: ignore[no-untyped-def]
     """Fill ``op`` (``d x d``) with step ``s``'s operator at angle ``theta`` (or its inverse) and,
-    for a rotating step, ``gen`` with ``-i G``. A two-qubit step of any kind but a Pauli rotation
+    for a rotating step filled as a matrix, ``gen`` with ``-i G``. A two-qubit step of any kind but a Pauli rotation
     comes out as a matrix (:func:`_quads` then needs one loop); a wider step fills ``op`` only for
     dense kinds, or the first row with the diagonal of a diagonal kind; a Pauli rotation (always
     handled by :func:`_apply`) fills nothing. For a diagonal or monomial kind, ``col[i]`` is the
@@ -83,7 +83,8 @@ def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen,
             if kind == ROT_DIAGONAL:
                 x = sign * theta * cdata[c0 + i].real
                 z = complex(np.cos(x), np.sin(x))
-                gen[i, i] = complex(0.0, -cdata[c0 + i].real)
+                if dense_form:
+                    gen[i, i] = complex(0.0, -cdata[c0 + i].real)
             else:
                 z = np.conj(cdata[c0 + i]) if inverse else cdata[c0 + i]
             if dense_form:
@@ -366,11 +367,12 @@ def _permute(x, scratch, idata, i0, cdata, c0, inverse):  # type: ignore[no-unty
 
 
 @njit(cache=True, fastmath=True)
-def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax, lmax):  # type: ignore[no-untyped-def]
+def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax, lmax,  # type: ignore[no-untyped-def]
+             mmax):
     """Apply every group of steps to the state ``x`` ``(2**n,)`` in place, angles ``a`` ``(S,)``."""
     N = x.shape[0]
-    op = np.zeros((dmax, dmax), dtype=x.dtype)
-    gen = np.zeros((dmax, dmax), dtype=x.dtype)
+    op = np.zeros((mmax, dmax), dtype=x.dtype)  # a matrix, or a wide diagonal step's first row
+    gen = np.zeros((mmax, mmax), dtype=x.dtype)
     v = np.zeros(dmax, dtype=x.dtype)
     off = np.zeros(dmax, dtype=np.int64)
     col = np.zeros(dmax, dtype=np.int64)
@@ -392,14 +394,14 @@ def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, 
 
 @njit(cache=True, fastmath=True)
 def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata,  # type: ignore[no-untyped-def]
-               dmax, lmax):
+               dmax, lmax, mmax):
     """The adjoint sweep of one row, in place: the final state ``p`` and its cotangent ``q`` walk
     back through the groups; ``grad`` ``(S,)`` receives ``Re <q_out| -i G |p_out>`` of every
     rotating step at its slot. A run records the 2 x 2 cross matrix ``Y = sum q p^H`` after it and
     walks it back through its steps (``Y <- U^H Y U``), each step's term being ``Re sum conj(Y) (-i G)``."""
     N = p.shape[0]
-    op = np.zeros((dmax, dmax), dtype=p.dtype)
-    gen = np.zeros((dmax, dmax), dtype=p.dtype)
+    op = np.zeros((mmax, dmax), dtype=p.dtype)
+    gen = np.zeros((mmax, mmax), dtype=p.dtype)
     ops = np.zeros((lmax, 4), dtype=p.dtype)
     gens = np.zeros((lmax, 4), dtype=p.dtype)
     y = np.zeros(4, dtype=p.dtype)

@@ -23,8 +23,8 @@ adjoint_module = importlib.import_module("qdiff.grad.adjoint")
 
 def _wide(n: int = 6) -> Circuit:
     """Runs of one-qubit gates, CX chains (one permutation; in the second layer with a CY, so with
-    phases), three-qubit dense, monomial and Pauli steps, a fixed dense two-qubit gate and a
-    global phase."""
+    phases), three-qubit dense, monomial and Pauli steps, a fixed dense two-qubit gate, five-qubit
+    diagonal and Pauli rotations and a global phase."""
     c = Circuit(n, global_phase=0.3)
     a, b = Parameter("a"), Parameter("b")
     for layer in range(2):
@@ -37,6 +37,7 @@ def _wide(n: int = 6) -> Circuit:
         c.pauli_rot("XYZ", (0, 2, 5), 2 * a).ccx(1, 3, 4).cswap(0, 5, 2).rzz(b, 1, 4).crx(a, 3, 0)
         c.unitary(np.kron(np.eye(2), np.array([[0, 1], [1, 0]])) @ np.diag([1, 1j, -1, 1]), (2, 4)).iswap(1, 5)
         c.cp(a + b, 0, 3).cz(2, 5)
+    c.pauli_rot("ZZZZZ", (0, 1, 2, 3, 5), b).pauli_rot("XYZXY", (0, 1, 2, 4, 5), a)  # wide diagonal, wide Pauli
     return c
 
 
@@ -48,6 +49,7 @@ def test_tape_forward_equals_steps(dtype, rows, angle_rows):
     tp = program.on(dtype, torch.device("cpu"))
     tape = tape_module.lower(program)
     assert set(tape.gkind.tolist()) == {0, 1, 2}  # steps, runs and whole-state permutations,
+    assert (tape.dmax, tape.mmax) == (32, 4)  # five-qubit steps, but no matrix wider than 2 qubits
     phased = tape.gc[tape.gkind == 2] >= 0
     assert set(phased.tolist()) == {False, True}  # some without phases (CX chains), some with
     g = torch.Generator().manual_seed(rows + angle_rows)
