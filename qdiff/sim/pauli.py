@@ -145,7 +145,7 @@ def real_inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 _DIAGONAL_MAX_QUBITS = 16
-"""Up to this width a group's Z part is cached as one ``2**n`` vector (:func:`_group_diagonal`: one
+"""Up to this width a group's Z part is cached as one ``2**n`` vector (:func:`_group_diagonals`: one
 pass per group); above it, where that vector would cost half a state for good, ``O psi`` is added
 up term by term in place (:func:`_add_term`: one pass per term, no state-sized temporary)."""
 
@@ -155,6 +155,14 @@ in-place adds; a longer one goes through two state-sized temporaries (:func:`app
 
 
 @lru_cache(maxsize=64)
+def _group_diagonals(groups: tuple[PauliGroup, ...], num_qubits: int, dtype: torch.dtype,
+                     device: torch.device) -> tuple[torch.Tensor | complex, ...]:
+    """:func:`_group_diagonal` of every group of an observable, cached per observable (cached per
+    group, 64 entries, an observable of more groups, such as LiH's 84, rebuilt all of them at
+    every call: 52 of a 92 ms energy gradient)."""
+    return tuple(_group_diagonal(group, num_qubits, dtype, device) for group in groups)
+
+
 def _group_diagonal(group: PauliGroup, num_qubits: int, dtype: torch.dtype,
                     device: torch.device) -> torch.Tensor | complex:
     """``D[j] = sum_terms coeff (-1)**|j & z|`` as a ``(2**n,)`` tensor (real when possible), or the
@@ -193,8 +201,7 @@ def _apply_groups(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubit
                 _add_term(out, state, group.flip, zq, coeff, num_qubits)
         return out
     out: torch.Tensor | None = None
-    for group in groups:
-        d = _group_diagonal(group, num_qubits, state.dtype, state.device)
+    for group, d in zip(groups, _group_diagonals(groups, num_qubits, state.dtype, state.device)):
         if not group.flip:
             term = state * d
             out = term if out is None else out.add_(term)
@@ -274,8 +281,7 @@ class _Expectation(torch.autograd.Function):
         if num_qubits > _DIAGONAL_MAX_QUBITS:
             return apply_pauli_sum(state, groups, num_qubits)
         out = torch.zeros_like(state)
-        for group in groups:
-            d = _group_diagonal(group, num_qubits, state.dtype, state.device)
+        for group, d in zip(groups, _group_diagonals(groups, num_qubits, state.dtype, state.device)):
             out = out + _flip(state * d, group.flip, num_qubits)
         return out
 
