@@ -111,7 +111,11 @@ def lower(program: Program) -> Tape | None:
         elif step.kind == "pauli":
             phases = np.asarray(step.monomial[1], dtype=complex)
             g = float(abs(phases[0]))
-            kind, data, perm = K.ROT_PAULI, np.concatenate([phases / g, [g]]), step.monomial[0]
+            masks = _pauli_string_masks(step.monomial[0], phases / g, step.qubits)
+            if masks is None:
+                kind, data, perm = K.ROT_PAULI, np.concatenate([phases / g, [g]]), step.monomial[0]
+            else:
+                kind, data, perm = K.ROT_PAULI_STRING, np.array([phases[0] / g, g]), masks
         else:
             lam, vec = np.linalg.eigh(step.dense)
             projectors = np.einsum("ie,je->eij", vec, vec.conj())
@@ -165,6 +169,22 @@ def lower(program: Program) -> Tape | None:
     return Tape(**ints, cdata=np.concatenate(cdata) if cdata else np.zeros(0, complex),
                 idata=np.concatenate(idata) if idata else np.zeros(1, np.int64), dmax=dmax, mmax=mmax, lmax=lmax,
                 global_phase=complex(np.exp(1j * program.global_phase)))
+
+
+def _pauli_string_masks(perm, phases: np.ndarray, qubits: tuple[int, ...]) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+    """``(x, z, highest bit of x)`` as whole-state masks when the local monomial ``M |j> =
+    phases[j] |perm[j]>`` is ``phases[0] X^x Z^z`` (a Pauli string: ``perm[j] = j ^ x``, ``phases[j]
+    = phases[0] (-1)**|j & z|``); else ``None`` (another Hermitian monomial, e.g. a SWAP)."""
+    j = np.arange(len(phases))
+    local_x = int(perm[0])
+    local_z = sum(1 << b for b in range(len(qubits)) if np.isclose(phases[1 << b], -phases[0]))
+    signs = 1 - 2 * (np.array([bin(v).count("1") for v in j & local_z]) % 2)
+    if local_x == 0 or not np.array_equal(np.asarray(perm), j ^ local_x) or \
+            not np.allclose(phases, phases[0] * signs, rtol=0, atol=1e-12):
+        return None
+    x = sum(1 << q for b, q in enumerate(qubits) if local_x >> b & 1)
+    z = sum(1 << q for b, q in enumerate(qubits) if local_z >> b & 1)
+    return np.array([x, z, x.bit_length() - 1], dtype=np.int64)
 
 
 def _is_permutation(step) -> bool:  # type: ignore[no-untyped-def]

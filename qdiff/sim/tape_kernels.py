@@ -16,7 +16,10 @@ step's qubits zero) is ``base + offset[j]``. Step kinds and their data (``cdata`
   ``d`` (real parts), then ``-i G`` ``d x d``;
 * ``ROT_DIAGONAL``: the generator's diagonal ``d`` (real parts);
 * ``ROT_PAULI`` (``exp(-i theta g M)``, ``M`` a Hermitian monomial): ``M``'s phases ``d``, then
-  ``g``; its permutation in ``idata``.
+  ``g``; its permutation in ``idata``;
+* ``ROT_PAULI_STRING`` (the same with ``M = c X^x Z^z``, a Pauli string up to the phase ``c``):
+  ``c`` and ``g``; in ``idata`` the whole-state masks ``x``, ``z`` and the highest bit of ``x``
+  (:func:`_pauli_string`: one vectorisable pass over amplitude pairs, no tables).
 
 The kernels walk *groups* of steps (:class:`qdiff.sim.tape.Tape`): a run of one-qubit steps on one
 qubit is one pass over amplitude pairs with the product of its 2 x 2 operators (:func:`_pairs`,
@@ -31,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-FIXED_DENSE, FIXED_DIAGONAL, FIXED_MONOMIAL, ROT_DENSE, ROT_DIAGONAL, ROT_PAULI = range(6)
+FIXED_DENSE, FIXED_DIAGONAL, FIXED_MONOMIAL, ROT_DENSE, ROT_DIAGONAL, ROT_PAULI, ROT_PAULI_STRING = range(7)
 GROUP_STEP, GROUP_RUN, GROUP_PERMUTATION = range(3)
 
 
@@ -205,6 +208,10 @@ def _step(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta,
           col):  # type: ignore[no-untyped-def]
     """Apply step ``s`` (or its inverse) to ``psi`` in place, and to ``lam`` when it has rows,
     after accumulating ``Re <lam| -i G |psi>`` of a rotating step (``want``); returns that sum."""
+    if kind == ROT_PAULI_STRING:
+        i0, c0 = istart[s], cstart[s]
+        return _pauli_string(psi, lam, idata[i0], idata[i0 + 1], idata[i0 + 2], cdata[c0], cdata[c0 + 1].real * theta,
+                             cdata[c0 + 1].real, inverse, want)
     sparse = _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen, col)
     if k == 2 and kind != ROT_PAULI:
         return _quads(psi, lam, qubits[q0], qubits[q0 + 1], op, gen, want, col, sparse)
@@ -215,6 +222,45 @@ def _step(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta,
     if lam.shape[0] > 0:
         _apply(lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta, inverse, op, v, off)
     return acc
+
+
+@njit(cache=True, fastmath=True)
+def _parity(v):  # type: ignore[no-untyped-def]
+    """``popcount(v) mod 2`` of a ``uint64``, by folding."""
+    for shift in (32, 16, 8, 4, 2, 1):
+        v ^= v >> np.uint64(shift)
+    return v & _ONE
+
+
+@njit(cache=True, fastmath=True)
+def _pauli_string(psi, lam, xmask, zmask, high, c, x, g, inverse, want):  # type: ignore[no-untyped-def]
+    """``exp(-i x M)`` (or its inverse) on ``psi`` in place, and on ``lam`` when it has rows, for
+    ``M |j> = c (-1)**|j & z| |j ^ x>``; first, when ``want``, ``Re <lam| -i g M |psi>``, returned.
+    One pass over the pairs ``(i, i ^ x)``, ``i`` running over the indices whose bit ``high`` (the
+    highest of ``x``) is zero."""
+    a = np.cos(x)
+    b = complex(0.0, np.sin(x) if inverse else -np.sin(x))
+    X, Z = np.uint64(xmask), np.uint64(zmask)
+    h = np.uint64(high)
+    low = (_ONE << h) - _ONE
+    back = lam.shape[0] > 0
+    acc = 0j
+    for t in range(np.uint64(psi.shape[0]) >> _ONE):
+        u = np.uint64(t)
+        i = ((u >> h) << (h + _ONE)) | (u & low)
+        k = i ^ X
+        ci = c if _parity(i & Z) == 0 else -c  # M |i> = ci |k>
+        ck = c if _parity(k & Z) == 0 else -c
+        pi, pk = psi[i], psi[k]
+        if back:
+            li, lk = lam[i], lam[k]
+            if want:
+                acc += np.conj(li) * ck * pk + np.conj(lk) * ci * pi
+            lam[i] = a * li + b * ck * lk
+            lam[k] = a * lk + b * ci * li
+        psi[i] = a * pi + b * ck * pk
+        psi[k] = a * pk + b * ci * pi
+    return (acc * complex(0.0, -g)).real
 
 
 @njit(cache=True, fastmath=True)
