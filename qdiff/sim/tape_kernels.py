@@ -62,10 +62,11 @@ def _offsets(qubits, q0, k, off):  # type: ignore[no-untyped-def]
 @njit(cache=True, fastmath=True)
 def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen, col):  # type: ignore[no-untyped-def]
     """Fill ``op`` (``d x d``) with step ``s``'s operator at angle ``theta`` (or its inverse) and,
-    for a rotating step filled as a matrix, ``gen`` with ``-i G``. A two-qubit step of any kind but a Pauli rotation
-    comes out as a matrix (:func:`_quads` then needs one loop); a wider step fills ``op`` only for
-    dense kinds, or the first row with the diagonal of a diagonal kind; a Pauli rotation (always
-    handled by :func:`_apply`) fills nothing. For a diagonal or monomial kind, ``col[i]`` is the
+    for a rotating step filled as a matrix, ``gen`` with ``-i G``. A two-qubit step of any kind but
+    a Pauli rotation comes out as a matrix (:func:`_quads` then needs one loop); a wider step fills
+    ``op`` only for dense kinds, or the first row with the diagonal of a diagonal kind; a general
+    Pauli-type rotation (always handled by :func:`_apply`) fills nothing (Pauli strings never get
+    here: :func:`_pauli_string`). For a diagonal or monomial kind, ``col[i]`` is the
     column of row ``i``'s one nonzero, and the result is ``True``. (One-qubit steps always run in
     groups, whose operators :func:`_one_qubit` builds as scalars.)"""
     d = 1 << k
