@@ -245,13 +245,14 @@ def _pauli_string(psi, lam, xmask, zmask, high, c, x, g, inverse, want):  # type
     h = np.uint64(high)
     low = (_ONE << h) - _ONE
     back = lam.shape[0] > 0
+    flip = -1.0 if _parity(X & Z) else 1.0  # parity(k & z) = parity(i & z) ^ parity(x & z)
     acc = 0j
     for t in range(np.uint64(psi.shape[0]) >> _ONE):
         u = np.uint64(t)
         i = ((u >> h) << (h + _ONE)) | (u & low)
         k = i ^ X
         ci = c if _parity(i & Z) == 0 else -c  # M |i> = ci |k>
-        ck = c if _parity(k & Z) == 0 else -c
+        ck = flip * ci
         pi, pk = psi[i], psi[k]
         if back:
             li, lk = lam[i], lam[k]
