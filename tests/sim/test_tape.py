@@ -97,6 +97,31 @@ def test_tape_adjoint_equals_backprop(monkeypatch, seed, batch):
         torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-10)
 
 
+def test_a_wide_random_circuit_at_the_tape_limit(monkeypatch):
+    """At TAPE_MAX_QUBITS, every parametrized gate (Pauli strings up to that width included) and
+    fixed gates: the tape's forward equals the unfused steps, and its gradients backprop's."""
+    counts = _count(monkeypatch)
+    n = tape_module.TAPE_MAX_QUBITS
+    c = random_circuit(11, num_qubits=n, global_phase=0.2).cx(0, n - 1).cx(1, 2).cy(2, 5).swap(3, 7)
+    program = compile_circuit(c)
+    tp = program.on(torch.complex128, torch.device("cpu"))
+    g = torch.Generator().manual_seed(11)
+    values = torch.rand(2, c.num_parameters, generator=g, dtype=torch.float64)
+    init = torch.zeros(2, 1 << n, dtype=torch.complex128)
+    init[:, 0] = 1
+    angles = tp.angles(values)
+    torch.testing.assert_close(tape_module.run_tape(tape_module.lower(program), init, angles),
+                               tp.run_steps(init, angles), atol=1e-11, rtol=0)
+    obs = X(0) @ Y(n - 1) + Z(n // 2)
+    grads = {}
+    for method in ("adjoint", "backprop"):
+        v = values.clone().requires_grad_(True)
+        qdiff.expval(c, obs, v, method=method).sum().backward()
+        grads[method] = v.grad
+    assert counts == {"run": 1, "sweep": 1}
+    torch.testing.assert_close(grads["adjoint"], grads["backprop"], atol=1e-10, rtol=1e-10)
+
+
 def test_threaded_rows_with_shared_angles_sum_their_gradients(monkeypatch):
     """Nine initial states, one set of angles: the threaded sweep (each thread its own gradient
     row, summed) gives backprop's gradients."""
