@@ -177,8 +177,12 @@ def _pauli_string_masks(perm, phases: np.ndarray, qubits: tuple[int, ...]) -> np
     = phases[0] (-1)**|j & z|``); else ``None`` (another Hermitian monomial, e.g. a SWAP)."""
     j = np.arange(len(phases))
     local_x = int(perm[0])
-    local_z = sum(1 << b for b in range(len(qubits)) if np.isclose(phases[1 << b], -phases[0]))
-    signs = 1 - 2 * (np.array([bin(v).count("1") for v in j & local_z]) % 2)
+    flipped = (phases[1 << np.arange(len(qubits))] / phases[0]).real < 0  # the Z and Y bits (checked below)
+    local_z = int(np.sum(flipped << np.arange(len(qubits))))
+    parity = j & local_z
+    for shift in (16, 8, 4, 2, 1):  # fold the bits (k <= 32 here)
+        parity = parity ^ (parity >> shift)
+    signs = 1 - 2 * (parity & 1)
     if local_x == 0 or not np.array_equal(np.asarray(perm), j ^ local_x) or \
             not np.allclose(phases, phases[0] * signs, rtol=0, atol=1e-12):
         return None
