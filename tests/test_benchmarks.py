@@ -112,3 +112,15 @@ def test_gpu_check_runs_its_three_checks_on_the_cpu(tmp_path):
     assert code in (0, 1)  # 1: some CPU ratio misses a GPU target, as expected at these sizes
     assert report.count("| 6 |") == 24  # 4 one-qubit gates x 3 qubits + 4 two-qubit gates x 3 pairs
     assert "## 2. 7 qubits" in report and "## 3. " in report and "speed-up" in report
+
+
+def test_gpu_check_without_cuda_says_so_and_exits_2(monkeypatch, capsys):
+    """Asked for CUDA where there is none, the script names the problem and the CPU option."""
+    import torch
+
+    from benchmarks import gpu_check
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert gpu_check.main([]) == 2
+    out = capsys.readouterr().out
+    assert "no CUDA device" in out and "--device cpu" in out
