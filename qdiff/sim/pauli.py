@@ -65,7 +65,6 @@ NUMBA_MAX_QUBITS = 12
 cached tables take groups x ``2**n`` x 24 bytes per observable (8 MiB for LiH's 84 groups at 12
 qubits, where the kernel made the UCCSD energy gradient 13 % faster: 33-35 against 38-43 ms);
 wider states add ``O psi`` group by group with torch (:func:`_apply_groups`)."""
-"""Up to this many entries (``B * groups * 2**n``) :func:`expectation` gathers all groups at once."""
 
 
 @lru_cache(maxsize=64)
@@ -91,10 +90,11 @@ def _gathered(groups: tuple[PauliGroup, ...], num_qubits: int, dtype: torch.dtyp
 def expectation(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int) -> torch.Tensor:
     """Real ``<psi|O|psi>`` for a Hermitian ``O`` given as groups; ``state`` ``(B, 2**n)`` -> ``(B,)``.
 
-    Small states gather every group's flipped amplitudes at once (:func:`_gathered_o_psi`, three
-    torch calls), larger ones build ``O psi`` group by group; when a gradient may follow,
-    :class:`_Expectation` keeps ``O psi`` for a one-multiply backward (autograd through the gather
-    took about eight calls).
+    Small states gather every group's flipped amplitudes at once (:func:`_gathered_o_psi`: one
+    numba call on the CPU up to :data:`NUMBA_MAX_QUBITS` qubits, any batch; else three torch calls
+    while the gather fits :data:`_GATHERED_MAX`), larger ones build ``O psi`` group by group; when a
+    gradient may follow, :class:`_Expectation` keeps ``O psi`` for a one-multiply backward (autograd
+    through the gather took about eight calls).
     """
     B = state.shape[0]
     if not groups:
