@@ -191,6 +191,45 @@ def test_pauli_strings_and_general_monomial_rotations_agree(monkeypatch):
         torch.testing.assert_close(got, want, atol=1e-11, rtol=0)
 
 
+def test_two_qubit_diagonal_steps_take_one_pass_and_match_backprop(monkeypatch):
+    """rzz, crz, cp, cz and a fixed diagonal (rotating and fixed, symmetric in their qubits or not;
+    lowest qubit 0-1, read bit by bit, and 2-3, in contiguous stretches) run as two-qubit diagonal steps of the tape: the forward equals the
+    unfused torch steps, the sweep's gradients (angles and initial state) equal backprop's."""
+    counts = _count(monkeypatch)
+    a, b = Parameter("a"), Parameter("b")
+    c = Circuit(6)
+    for q in range(6):
+        c.h(q).ry(a * (q + 1), q)
+    c.rzz(a, 0, 1).crz(b, 1, 4).cp(2 * a - b, 2, 5).cz(3, 4).crz(b, 5, 3).cp(0.7, 0, 2).cz(1, 3)
+    c.unitary(np.diag([1, 1j, -1, np.exp(0.3j)]), (4, 2))  # fixed, not symmetric in its qubits
+    for q in range(6):
+        c.rx(b * q, q)
+    program = compile_circuit(c)
+    tape = tape_module.lower(program)
+    K = jit.kernels("tape_kernels")
+    two_qubit = np.diff(tape.qstart) == 2
+    diagonal = {int(k) for k in tape.kind[two_qubit]}
+    assert diagonal == {K.ROT_DIAGONAL, K.FIXED_DIAGONAL} and two_qubit.sum() == 8
+    tp = program.on(torch.complex128, torch.device("cpu"))
+    g = torch.Generator().manual_seed(3)
+    values = torch.rand(3, 2, generator=g, dtype=torch.float64)
+    init = torch.randn(3, 64, generator=g, dtype=torch.complex128)
+    angles = tp.angles(values)
+    torch.testing.assert_close(tape_module.run_tape(tape, init, angles), tp.run_steps(init, angles),
+                               atol=1e-12, rtol=0)
+    obs = [X(0) @ Z(3) + Y(5), Z(1) @ Z(4) - 0.5 * X(2)]
+    grads = {}
+    for method in ("adjoint", "backprop"):
+        v = values.clone().requires_grad_(True)
+        s = (init / init.norm(dim=1, keepdim=True)).requires_grad_(True)
+        out = qdiff.expval(c, obs, v, method=method, initial_state=s)
+        (out * torch.linspace(0.5, 1.5, out.numel(), dtype=out.dtype).view(out.shape)).sum().backward()
+        grads[method] = (v.grad, s.grad)
+    assert counts == {"run": 1, "sweep": 1}
+    for got, want in zip(grads["adjoint"], grads["backprop"]):
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-10)
+
+
 def test_whole_permutation_composes_the_steps():
     c = Circuit(4).cx(0, 1).swap(1, 3).ccx(3, 0, 2).y(2).x(0)
     program = compile_circuit(c)
