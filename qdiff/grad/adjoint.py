@@ -1,7 +1,8 @@
 """The ``adjoint`` engine: reverse-mode gradients in constant memory. Derivation: adjoint.md.
 
-A small CPU state (:func:`qdiff.sim.tape.tape_for`: up to 14 qubits, any batch, numba installed)
-runs as a numba tape instead: the forward pass and the whole sweep, with every angle's gradient,
+A small CPU state (:func:`qdiff.sim.tape.tape_for`: up to 14 qubits, any batch, numba installed;
+up to 22 for circuits of one-qubit runs, two-qubit diagonals and Pauli strings) runs as a numba
+tape instead: the forward pass and the whole sweep, with every angle's gradient,
 are one compiled call each (:mod:`qdiff.sim.tape_kernels`), where the torch plan below spends its
 time dispatching ~180 small torch calls. Everything else is as below.
 
@@ -272,7 +273,8 @@ class AdjointState(torch.autograd.Function):
     def _sweep(ctx, grad_state: torch.Tensor) -> tuple:  # type: ignore[no-untyped-def]
         angles, final = ctx.saved_tensors
         if ctx.tape is not None:
-            grad_angles, lam = sweep_tape(ctx.tape, final, grad_state, angles)
+            overwrite = getattr(ctx, "owns_final", False) and not _graph_kept()  # as below
+            grad_angles, lam = sweep_tape(ctx.tape, final, grad_state, angles, overwrite)
             return (grad_angles if ctx.needs_input_grad[0] else None), \
                 (lam if ctx.needs_input_grad[1] else None), None, None
         program: TorchProgram = ctx.program

@@ -33,6 +33,15 @@ cores."""
 # faster on the tape than on the torch plan at every size measured (n = 8 x 1024 and 4096 rows,
 # n = 10 x 256, n = 11 x 64, 256 and 1024; shared angles with 64-256 initial states too).
 
+TAPE_WIDE_MAX_QUBITS = 22
+"""Widest complex128 state the tape runs when every group of its program is one pass over the
+state without tables (:attr:`Tape.streams`: one-qubit runs, two-qubit diagonals, Pauli
+strings; no whole-state permutation, whose index table would outgrow the state). One thread
+per row still beat the torch plan on two: QAOA MaxCut (p = 4, 3-regular) energy + gradient
+n = 16 59-69 against 129-142 ms, n = 18 225-277 against 900-937, n = 20 1.34 against 4.38 s,
+n = 22 7.1 against 20.1 s. Measured no wider; complex64 states stay on the plan (the kernels
+compute in complex128, twice the memory)."""
+
 TAPE_MAX_STEP_QUBITS = 4
 """Widest dense step a tape holds (its ``d x d`` operator is applied entry by entry)."""
 
@@ -61,6 +70,8 @@ class Tape:
             12-qubit Pauli rotation allocated 512 MiB per row).
         lmax: the most steps in a run.
         global_phase: ``exp(i phase)`` of the program.
+        streams: every group is one pass over the state without tables: a one-qubit run, a
+            two-qubit diagonal step or a Pauli-string rotation (what :data:`TAPE_WIDE_MAX_QUBITS` admits).
     """
 
     gkind: np.ndarray
@@ -79,6 +90,7 @@ class Tape:
     mmax: int
     lmax: int
     global_phase: complex
+    streams: bool
 
 
 def lower(program: Program) -> Tape | None:
@@ -163,12 +175,17 @@ def lower(program: Program) -> Tape | None:
             gkind.append(K.GROUP_STEP)
         i = j
     gstart.append(len(steps))
+    one_pass = (K.ROT_PAULI_STRING,)
+    two_qubit_pass = (K.ROT_DIAGONAL, K.FIXED_DIAGONAL)  # K._diagonal_quads
+    streams = all(g == K.GROUP_RUN or g == K.GROUP_STEP and (
+        kinds[s] in one_pass or kinds[s] in two_qubit_pass and qstart[s + 1] - qstart[s] == 2)
+        for g, s in zip(gkind, gstart))
     ints = {name: np.asarray(v, dtype=np.int64) for name, v in
             (("gkind", gkind), ("gstart", gstart), ("gi", gi), ("gc", gc), ("kind", kinds), ("qstart", qstart),
              ("qubits", qubits), ("cstart", cstart), ("istart", istart), ("slot", slots))}
     return Tape(**ints, cdata=np.concatenate(cdata) if cdata else np.zeros(0, complex),
                 idata=np.concatenate(idata) if idata else np.zeros(1, np.int64), dmax=dmax, mmax=mmax, lmax=lmax,
-                global_phase=complex(np.exp(1j * program.global_phase)))
+                global_phase=complex(np.exp(1j * program.global_phase)), streams=streams)
 
 
 def _pauli_string_masks(perm, phases: np.ndarray, qubits: tuple[int, ...]) -> np.ndarray | None:  # type: ignore[no-untyped-def]
@@ -214,14 +231,20 @@ def _whole_permutation(steps, n: int) -> tuple[np.ndarray, np.ndarray]:  # type:
 
 def tape_for(program: Program, state: torch.Tensor) -> Tape | None:
     """The program's tape (lowered once, cached on the program) when ``state`` ``(B, 2**n)`` suits
-    one: numba installed and a CPU state of at most :data:`TAPE_MAX_QUBITS` qubits, any batch;
-    else ``None``."""
-    if state.device.type != "cpu" or program.num_qubits > TAPE_MAX_QUBITS or _kernels() is None:
+    one, else ``None``: numba installed and a CPU state of at most :data:`TAPE_MAX_QUBITS` qubits,
+    any batch; or up to :data:`TAPE_WIDE_MAX_QUBITS` in complex128 for a program whose tape
+    :attr:`~Tape.streams`."""
+    n = program.num_qubits
+    if state.device.type != "cpu" or n > TAPE_WIDE_MAX_QUBITS or _kernels() is None:
+        return None
+    wide = n > TAPE_MAX_QUBITS
+    if wide and state.dtype != torch.complex128:
         return None
     cache = program._torch
     if "tape" not in cache:
         cache["tape"] = lower(program)
-    return cache["tape"]
+    tape = cache["tape"]
+    return None if wide and (tape is None or not tape.streams) else tape
 
 
 def _arrays(tape: Tape) -> tuple:
@@ -254,12 +277,14 @@ def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Ten
 
 
 def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles: torch.Tensor,
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+               overwrite_final: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The adjoint sweep: ``(dL/dangles (B or 1, S), dL/dinitial (B, 2**n))`` from the final states
     and their cotangent ``grad_state`` (``dL/dpsi*``, torch's convention), in complex128 as
-    :func:`run_tape`."""
+    :func:`run_tape`. ``overwrite_final``: nothing reads ``final`` afterwards, so a contiguous
+    complex128 one is uncomputed in its own memory (one state less than a copy)."""
     back = tape.global_phase.conjugate()
-    psi, lam = _working(final), _working(grad_state)
+    in_place = overwrite_final and final.dtype == torch.complex128 and final.is_contiguous()
+    psi, lam = final.detach() if in_place else _working(final), _working(grad_state)
     if back != 1:
         psi.mul_(back)
         lam.mul_(back)

@@ -469,6 +469,15 @@ def _permute(x, scratch, idata, i0, cdata, c0, inverse):  # type: ignore[no-unty
 
 
 @njit(cache=True, fastmath=True)
+def _permutes(gkind):  # type: ignore[no-untyped-def]
+    """Whether any group is a whole-state permutation (the rows then need a state of scratch)."""
+    for g in range(gkind.shape[0]):
+        if gkind[g] == GROUP_PERMUTATION:
+            return True
+    return False
+
+
+@njit(cache=True, fastmath=True)
 def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax, lmax,  # type: ignore[no-untyped-def]
              mmax):
     """Apply every group of steps to the state ``x`` ``(2**n,)`` in place, angles ``a`` ``(S,)``."""
@@ -478,7 +487,7 @@ def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, 
     v = np.zeros(dmax, dtype=x.dtype)
     off = np.zeros(dmax, dtype=np.int64)
     col = np.zeros(dmax, dtype=np.int64)
-    scratch = np.zeros(N, dtype=x.dtype)
+    scratch = np.zeros(N if _permutes(gkind) else 0, dtype=x.dtype)
     none = np.zeros(0, dtype=x.dtype)
     no = none.shape[0] > 0  # False, as a run-time bool: literal flags compiled _step twice (~5 s)
     for g in range(gkind.shape[0]):
@@ -510,7 +519,7 @@ def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstar
     v = np.zeros(dmax, dtype=p.dtype)
     off = np.zeros(dmax, dtype=np.int64)
     col = np.zeros(dmax, dtype=np.int64)
-    scratch = np.zeros(N, dtype=p.dtype)
+    scratch = np.zeros(N if _permutes(gkind) else 0, dtype=p.dtype)
     for g in range(gkind.shape[0] - 1, -1, -1):
         s0, s1 = gstart[g], gstart[g + 1]
         if gkind[g] == GROUP_RUN:

@@ -234,6 +234,7 @@ def torch_plan_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Turn the numba tape off (:mod:`qdiff.sim.tape`), so that the adjoint engine runs and sweeps
     the torch plan even for small states (undone by ``monkeypatch``)."""
     monkeypatch.setattr(tape_module, "TAPE_MAX_QUBITS", -1)
+    monkeypatch.setattr(tape_module, "TAPE_WIDE_MAX_QUBITS", -1)
 
 
 @dataclass

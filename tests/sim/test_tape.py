@@ -168,6 +168,85 @@ def test_tape_is_skipped_beyond_its_width_only(monkeypatch):
     assert counts == {"run": 2, "sweep": 2}
 
 
+def _one_pass_circuit(n: int) -> Circuit:
+    """One-qubit runs, two-qubit diagonals (both loop shapes) and Pauli strings only: a tape
+    that :attr:`~qdiff.sim.tape.Tape.streams`."""
+    g, b = Parameter("g"), Parameter("b")
+    c = Circuit(n)
+    for q in range(n):
+        c.h(q)
+    for layer in range(2):
+        for q in range(n):
+            c.rzz(-g * (1 + 0.1 * q), q, (q + 1 + layer) % n)
+        c.crz(b, n - 1, 3).cp(g + b, 0, 5).cz(2, 9).pauli_rot("XYZ", (1, 4, n - 1), b)
+        for q in range(n):
+            c.rx(2 * b, q).rz(0.1 * q * g, q)
+    return c
+
+
+def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
+    """Past TAPE_MAX_QUBITS the tape still runs a complex128 state whose program streams: forward
+    equal to the unfused steps, gradients equal to backprop's. A whole-state permutation (here a
+    CX pair) or complex64 sends the state to the torch plan."""
+    counts = _count(monkeypatch)
+    n = tape_module.TAPE_MAX_QUBITS + 1
+    c = _one_pass_circuit(n)
+    program = compile_circuit(c)
+    tape = tape_module.lower(program)
+    assert tape.streams and tape.idata.size == 6  # two Pauli strings: three masks each, no tables
+    tp = program.on(torch.complex128, torch.device("cpu"))
+    values = torch.tensor([[0.3, -0.7], [1.1, 0.4]], dtype=torch.float64)
+    init = torch.zeros(2, 1 << n, dtype=torch.complex128)
+    init[:, 0] = 1
+    angles = tp.angles(values)
+    torch.testing.assert_close(tape_module.run_tape(tape, init, angles), tp.run_steps(init, angles),
+                               atol=1e-11, rtol=0)
+    obs = X(0) @ Y(n - 1) + Z(3) @ Z(7)
+    grads = {}
+    for method in ("adjoint", "backprop"):
+        v = values.clone().requires_grad_(True)
+        qdiff.expval(c, obs, v, method=method).sum().backward()
+        grads[method] = v.grad
+    assert counts == {"run": 1, "sweep": 1}
+    torch.testing.assert_close(grads["adjoint"], grads["backprop"], atol=1e-10, rtol=1e-10)
+    v = values[0].clone().requires_grad_(True)
+    qdiff.expval(c, obs, v, method="adjoint", dtype=torch.complex64).backward()
+    permuting = _one_pass_circuit(n).cx(0, 1).cx(1, 2)
+    qdiff.expval(permuting, obs, v, method="adjoint").backward()
+    assert not tape_module.lower(compile_circuit(permuting)).streams
+    assert counts == {"run": 1, "sweep": 1}
+
+
+def test_the_sweep_overwrites_the_final_state_only_when_nothing_reads_it(monkeypatch):
+    """An expectation value's backward uncomputes the tape's final state in its own memory; the
+    state itself (returned to the caller) or a kept graph gets a copy, and the next backward
+    through the kept graph (the last: it may overwrite) gives the same gradient."""
+    seen = []
+    real = adjoint_module.sweep_tape
+
+    def spy(tape, final, grad_state, angles, overwrite_final=False):  # type: ignore[no-untyped-def]
+        seen.append(overwrite_final)
+        return real(tape, final, grad_state, angles, overwrite_final)
+
+    monkeypatch.setattr(adjoint_module, "sweep_tape", spy)
+    c = _wide()
+    v = torch.rand(c.num_parameters, dtype=torch.float64, requires_grad=True)
+    qdiff.expval(c, Z(0) @ X(2), v, method="adjoint").backward()
+    first = v.grad.clone()
+    v.grad = None
+    psi = qdiff.state(c, v, method="adjoint")
+    (psi.abs() ** 4).sum().backward()
+    v.grad = None
+    out = qdiff.expval(c, Z(0) @ X(2), v, method="adjoint")
+    out.backward(retain_graph=True)
+    again = v.grad.clone()
+    v.grad = None
+    out.backward()
+    assert seen == [True, False, False, True]  # the last backward frees the graph: overwrites
+    torch.testing.assert_close(again, first, atol=1e-12, rtol=0)
+    torch.testing.assert_close(v.grad, first, atol=1e-12, rtol=0)
+
+
 def test_pauli_strings_and_general_monomial_rotations_agree(monkeypatch):
     """Pauli-string rotations run as masks (one pass over amplitude pairs); the general Hermitian
     monomial path (tables), forced here, gives the same forward states and sweep gradients."""
