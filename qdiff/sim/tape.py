@@ -8,8 +8,9 @@ permutation of the whole state; anything else: a step of its own; on a few thous
 each group is a cache-resident pass), and :mod:`qdiff.sim.tape_kernels` runs the forward pass, or
 the whole adjoint sweep with every angle's gradient, in one call.
 
-numba is optional: :func:`tape_for` returns ``None`` when it is missing or the state is not a
-small CPU one, and the engines use the torch plan.
+numba is optional: :func:`tape_for` returns ``None`` when it is missing or the state does not
+suit a tape (not on the CPU; wider than :data:`TAPE_MAX_QUBITS`, unless the program streams, see
+:data:`TAPE_WIDE_MAX_QUBITS`), and the engines use the torch plan.
 """
 
 from __future__ import annotations
