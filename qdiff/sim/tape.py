@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from qdiff.sim.jit import kernels, threaded
+from qdiff.sim.jit import THREADED_MIN_ROWS, kernels, owns_thread_pool, threaded
 from qdiff.sim.program import Program
 
 TAPE_MAX_QUBITS = 14
@@ -41,7 +41,10 @@ strings; no whole-state permutation, whose index table would outgrow the state).
 per row still beat the torch plan on two: QAOA MaxCut (p = 4, 3-regular) energy + gradient
 n = 16 59-69 against 129-142 ms, n = 18 225-277 against 900-937, n = 20 1.34 against 4.38 s,
 n = 22 7.1 against 20.1 s. Measured no wider; complex64 states stay on the plan (the kernels
-compute in complex128, twice the memory)."""
+compute in complex128, twice the memory). Fewer rows than
+:data:`~qdiff.sim.jit.THREADED_MIN_ROWS` cut each pass over threads instead (``run_wide``,
+``sweep_wide``: 1.25-1.35x on this machine's two cores at n = 16-18, where a pass is bound by
+the cache's bandwidth; more on more cores, where the plan would use them all)."""
 
 TAPE_MAX_STEP_QUBITS = 4
 """Widest dense step a tape holds (its ``d x d`` operator is applied entry by entry)."""
@@ -253,6 +256,18 @@ def _arrays(tape: Tape) -> tuple:
             tape.slot, tape.cdata, tape.idata, tape.dmax, tape.lmax, tape.mmax)
 
 
+def _kernel(tape: Tape, state: np.ndarray, name: str):  # type: ignore[no-untyped-def]
+    """The kernel ``name`` (``"run"`` or ``"sweep"``) for ``state`` ``(B, 2**n)``: rows over
+    threads (``_rows``) from :data:`~qdiff.sim.jit.THREADED_MIN_ROWS` rows; fewer rows wider than
+    :data:`TAPE_MAX_QUBITS` of a tape that streams cut each pass over threads (``_wide``); else
+    one thread."""
+    K = _kernels()
+    rows, size = state.shape
+    if rows < THREADED_MIN_ROWS and size > 1 << TAPE_MAX_QUBITS and tape.streams and owns_thread_pool():
+        return getattr(K, name + "_wide")
+    return getattr(K, name + "_rows") if threaded(rows) else getattr(K, name)
+
+
 def _working(x: torch.Tensor) -> torch.Tensor:
     """A contiguous complex128 working copy of ``x`` (always a copy: the kernels write into it)."""
     return x.detach().resolve_conj().to(torch.complex128, memory_format=torch.contiguous_format, copy=True)
@@ -270,8 +285,7 @@ def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Ten
     out = _working(state)
     x = out.numpy()
     a = _angles(angles)
-    run = _kernels().run_rows if threaded(x.shape[0]) else _kernels().run
-    run(x, a, *_arrays(tape))
+    _kernel(tape, x, "run")(x, a, *_arrays(tape))
     if tape.global_phase != 1:
         out.mul_(tape.global_phase)
     return out.to(state.dtype)
@@ -292,6 +306,5 @@ def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles
     a = _angles(angles)
     grad = np.zeros(a.shape, dtype=np.float64)
     p = psi.numpy()
-    sweep = _kernels().sweep_rows if threaded(p.shape[0]) else _kernels().sweep
-    sweep(p, lam.numpy(), a, grad, *_arrays(tape))
+    _kernel(tape, p, "sweep")(p, lam.numpy(), a, grad, *_arrays(tape))
     return torch.from_numpy(grad).to(angles.dtype), lam.to(final.dtype)

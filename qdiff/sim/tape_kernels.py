@@ -152,15 +152,17 @@ def _pairs(psi, q, m00, m01, m10, m11):  # type: ignore[no-untyped-def]
             i = np.uint64(k) + (np.uint64(k) & ~np.uint64(3))
             _pair(psi, i, i + np.uint64(4), m00, m01, m10, m11)
     else:
-        _pairs_wide(psi, _ONE << np.uint64(q), m00, m01, m10, m11)
+        stride = _ONE << np.uint64(q)
+        _pairs_wide(psi, stride, m00, m01, m10, m11, 0, stride)
 
 
 @njit(cache=True, fastmath=True)
-def _pairs_wide(psi, stride, m00, m01, m10, m11):  # type: ignore[no-untyped-def]
-    """:func:`_pairs` for a ``stride`` (``uint64``) of at least 8: contiguous inner loops."""
+def _pairs_wide(psi, stride, m00, m01, m10, m11, j0, j1):  # type: ignore[no-untyped-def]
+    """:func:`_pairs` for a ``stride`` (``uint64``) of at least 8: contiguous inner loops, over
+    ``j0 .. j1-1`` of each block's ``stride`` pairs (a thread's share in :func:`run_wide`)."""
     for block in range(np.uint64(psi.shape[0]) // (_TWO * stride)):
         start = np.uint64(block) * _TWO * stride
-        for j in range(stride):
+        for j in range(np.uint64(j0), np.uint64(j1)):
             i = start + np.uint64(j)
             _pair(psi, i, i + stride, m00, m01, m10, m11)
 
@@ -205,14 +207,15 @@ def _quads(psi, lam, lo, hi, op, gen, want, col, sparse):  # type: ignore[no-unt
 
 
 @njit(cache=True, fastmath=True)
-def _diagonal_quads(psi, lam, lo, hi, rotating, cdata, c0, theta, inverse, want, d):  # type: ignore[no-untyped-def]
+def _diagonal_quads(psi, lam, lo, hi, rotating, cdata, c0, theta, inverse, want, j0, j1):  # type: ignore[no-untyped-def]
     """A two-qubit diagonal step (``rzz``, ``cz``, ``cp``, ``crz``, ...) on qubits ``lo < hi`` of
     ``psi`` in place, and of ``lam`` when it has rows, its four entries at ``cdata[c0:]`` (a
-    rotation's generator diagonal, or the fixed entries); first, when ``want``, returns
-    ``Re <lam| -i G |psi>``. One pass multiplying each amplitude by its entry: the generic
-    :func:`_quads` (gathers through index tables) took 6-7 ns an amplitude, QAOA's ``rzz`` ~90% of
-    its time. ``d`` is scratch for the four entries (at least 4 long)."""
+    rotation's generator diagonal, or the fixed entries), over the amplitudes ``j0 .. j1-1``;
+    first, when ``want``, returns their share of ``Re <lam| -i G |psi>``. One pass multiplying
+    each amplitude by its entry: the generic :func:`_quads` (gathers through index tables) took
+    6-7 ns an amplitude, QAOA's ``rzz`` ~90% of its time."""
     sign = 1.0 if inverse else -1.0
+    d = np.empty(4, dtype=psi.dtype)
     for r in range(4):
         if rotating:
             x = sign * theta * cdata[c0 + r].real
@@ -222,7 +225,7 @@ def _diagonal_quads(psi, lam, lo, hi, rotating, cdata, c0, theta, inverse, want,
     back = lam.shape[0] > 0
     acc = 0.0
     L, H = np.uint64(lo), np.uint64(hi)
-    if lo >= 2:  # contiguous stretches of 2**lo amplitudes with one entry each
+    if lo >= 2 and j0 == 0 and j1 == psi.shape[0]:  # stretches of 2**lo amplitudes with one entry
         s0, s1 = _ONE << L, _ONE << H
         for top in range(np.uint64(psi.shape[0]) >> (H + _ONE)):
             t0 = np.uint64(top) << (H + _ONE)
@@ -244,7 +247,7 @@ def _diagonal_quads(psi, lam, lo, hi, rotating, cdata, c0, theta, inverse, want,
                             j = start + np.uint64(i)
                             psi[j] = z * psi[j]
         return acc
-    for t in range(np.uint64(psi.shape[0])):  # low qubits: each amplitude's entry from its two bits
+    for t in range(np.uint64(j0), np.uint64(j1)):  # each amplitude's entry from its two bits
         j = np.uint64(t)
         r = ((j >> L) & _ONE) | (((j >> H) & _ONE) << _ONE)
         if back:
@@ -256,17 +259,28 @@ def _diagonal_quads(psi, lam, lo, hi, rotating, cdata, c0, theta, inverse, want,
 
 
 @njit(cache=True, fastmath=True)
+def _streamed_step(psi, lam, s, kind, qubits, q0, cstart, istart, cdata, idata, theta, inverse, want, share,
+                   shares):  # type: ignore[no-untyped-def]
+    """Share ``share`` of ``shares`` of a step that streams (a Pauli string, or a two-qubit
+    diagonal): its part of the pass over ``psi`` (and ``lam``) and of the generator term."""
+    c0 = cstart[s]
+    if kind == ROT_PAULI_STRING:
+        i0 = istart[s]
+        h = psi.shape[0] >> 1
+        return _pauli_string(psi, lam, idata[i0], idata[i0 + 1], idata[i0 + 2], cdata[c0], cdata[c0 + 1].real * theta,
+                             cdata[c0 + 1].real, inverse, want, h * share // shares, h * (share + 1) // shares)
+    N = psi.shape[0]
+    return _diagonal_quads(psi, lam, qubits[q0], qubits[q0 + 1], kind == ROT_DIAGONAL, cdata, c0, theta, inverse,
+                           want, N * share // shares, N * (share + 1) // shares)
+
+
+@njit(cache=True, fastmath=True)
 def _step(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta, inverse, want, op, gen, v, off,
           col):  # type: ignore[no-untyped-def]
     """Apply step ``s`` (or its inverse) to ``psi`` in place, and to ``lam`` when it has rows,
     after accumulating ``Re <lam| -i G |psi>`` of a rotating step (``want``); returns that sum."""
-    if kind == ROT_PAULI_STRING:
-        i0, c0 = istart[s], cstart[s]
-        return _pauli_string(psi, lam, idata[i0], idata[i0 + 1], idata[i0 + 2], cdata[c0], cdata[c0 + 1].real * theta,
-                             cdata[c0 + 1].real, inverse, want)
-    if k == 2 and (kind == ROT_DIAGONAL or kind == FIXED_DIAGONAL):
-        return _diagonal_quads(psi, lam, qubits[q0], qubits[q0 + 1], kind == ROT_DIAGONAL, cdata, cstart[s], theta,
-                               inverse, want, v)
+    if kind == ROT_PAULI_STRING or k == 2 and (kind == ROT_DIAGONAL or kind == FIXED_DIAGONAL):
+        return _streamed_step(psi, lam, s, kind, qubits, q0, cstart, istart, cdata, idata, theta, inverse, want, 0, 1)
     sparse = _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen, col)
     if k == 2 and kind != ROT_PAULI:
         return _quads(psi, lam, qubits[q0], qubits[q0 + 1], op, gen, want, col, sparse)
@@ -288,11 +302,11 @@ def _parity(v):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True)
-def _pauli_string(psi, lam, xmask, zmask, high, c, x, g, inverse, want):  # type: ignore[no-untyped-def]
+def _pauli_string(psi, lam, xmask, zmask, high, c, x, g, inverse, want, t0, t1):  # type: ignore[no-untyped-def]
     """``exp(-i x M)`` (or its inverse) on ``psi`` in place, and on ``lam`` when it has rows, for
     ``M |j> = c (-1)**|j & z| |j ^ x>``; first, when ``want``, ``Re <lam| -i g M |psi>``, returned.
     One pass over the pairs ``(i, i ^ x)``, ``i`` running over the indices whose bit ``high`` (the
-    highest of ``x``) is zero."""
+    highest of ``x``) is zero: pairs ``t0 .. t1-1`` of them."""
     a = np.cos(x)
     b = complex(0.0, np.sin(x) if inverse else -np.sin(x))
     X, Z = np.uint64(xmask), np.uint64(zmask)
@@ -301,7 +315,7 @@ def _pauli_string(psi, lam, xmask, zmask, high, c, x, g, inverse, want):  # type
     back = lam.shape[0] > 0
     flip = -1.0 if _parity(X & Z) else 1.0  # parity(k & z) = parity(i & z) ^ parity(x & z)
     acc = 0j
-    for t in range(np.uint64(psi.shape[0]) >> _ONE):
+    for t in range(np.uint64(t0), np.uint64(t1)):
         u = np.uint64(t)
         i = ((u >> h) << (h + _ONE)) | (u & low)
         k = i ^ X
@@ -525,14 +539,7 @@ def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstar
         if gkind[g] == GROUP_RUN:
             m00, m01, m10, m11 = _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, ops, gens, N > 0)
             _cross_pairs(p, q, qubits[qstart[s0]], np.conj(m00), np.conj(m10), np.conj(m01), np.conj(m11), y)
-            for j in range(s1 - s0 - 1, -1, -1):
-                if slot[s0 + j] >= 0:
-                    t = 0.0
-                    for e in range(4):
-                        t += (np.conj(y[e]) * gens[j, e]).real
-                    grad[slot[s0 + j]] += t
-                if j:
-                    _conjugate_by(y, ops, j)
+            _run_gradient(y, ops, gens, s0, s1, slot, grad)
         elif gkind[g] == GROUP_PERMUTATION:
             _permute(p, scratch, idata, gi[g], cdata, gc[g], True)
             _permute(q, scratch, idata, gi[g], cdata, gc[g], True)
@@ -543,6 +550,21 @@ def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstar
                       istart, cdata, idata, theta, N > 0, rotating, op, gen, v, off, col)
             if rotating:
                 grad[slot[s0]] += t
+
+
+@njit(cache=True, fastmath=True)
+def _run_gradient(y, ops, gens, s0, s1, slot, grad):  # type: ignore[no-untyped-def]
+    """The gradient of each rotating step of a run (steps ``s0 .. s1-1``, operators and ``-i G``
+    recorded in ``ops``, ``gens``) from the cross matrix ``y`` after the run, walked back through
+    it (``y`` is overwritten)."""
+    for j in range(s1 - s0 - 1, -1, -1):
+        if slot[s0 + j] >= 0:
+            t = 0.0
+            for e in range(4):
+                t += (np.conj(y[e]) * gens[j, e]).real
+            grad[slot[s0 + j]] += t
+        if j:
+            _conjugate_by(y, ops, j)
 
 
 @njit(cache=True, fastmath=True)
@@ -634,17 +656,130 @@ def _cross_pairs(psi, lam, q, m00, m01, m10, m11, y):  # type: ignore[no-untyped
             y00, y01, y10, y11 = _cross_pair(psi, lam, i + _ONE, i + np.uint64(3), m00, m01, m10, m11,
                                              y00, y01, y10, y11)
     else:
-        y00, y01, y10, y11 = _cross_pairs_wide(psi, lam, _ONE << np.uint64(q), m00, m01, m10, m11)
+        stride = _ONE << np.uint64(q)
+        y00, y01, y10, y11 = _cross_pairs_wide(psi, lam, stride, m00, m01, m10, m11, 0, stride)
     y[0], y[1], y[2], y[3] = y00, y01, y10, y11
 
 
 @njit(cache=True, fastmath=True)
-def _cross_pairs_wide(psi, lam, stride, m00, m01, m10, m11):  # type: ignore[no-untyped-def]
-    """:func:`_cross_pairs` for a ``stride`` (``uint64``) of at least 4; returns ``y``'s entries."""
+def _cross_pairs_wide(psi, lam, stride, m00, m01, m10, m11, j0, j1):  # type: ignore[no-untyped-def]
+    """:func:`_cross_pairs` for a ``stride`` (``uint64``) of at least 4 over ``j0 .. j1-1`` of
+    each block's pairs (as :func:`_pairs_wide`); returns that share of ``y``'s entries."""
     y00 = y01 = y10 = y11 = 0j
     for block in range(np.uint64(psi.shape[0]) // (_TWO * stride)):
         start = np.uint64(block) * _TWO * stride
-        for j in range(stride):
+        for j in range(np.uint64(j0), np.uint64(j1)):
             i = start + np.uint64(j)
             y00, y01, y10, y11 = _cross_pair(psi, lam, i, i + stride, m00, m01, m10, m11, y00, y01, y10, y11)
     return y00, y01, y10, y11
+
+
+SHARES = 64
+"""Pieces each pass over a wide state is cut into for the threads (:func:`run_wide`): a fixed
+count (asking numba for its thread count makes a function impossible to cache)."""
+
+
+@njit(cache=True, fastmath=True)
+def _streamed_piece(psi, lam, s, kind, qubits, q0, cstart, istart, cdata, idata, theta, inverse, want, piece, size,
+                    bits):  # type: ignore[no-untyped-def]
+    """Piece ``piece`` (of :data:`SHARES`, ``size = 2**bits`` amplitudes each) of a step that
+    streams: a two-qubit diagonal below the pieces' top bit on its slice of the state (the
+    stretched loops of :func:`_diagonal_quads`), any other as a share of the whole pass."""
+    if kind != ROT_PAULI_STRING and qubits[q0 + 1] < bits:
+        lo, hi = piece * size, (piece + 1) * size
+        return _diagonal_quads(psi[lo:hi], lam[lo:hi] if lam.shape[0] > 0 else lam, qubits[q0], qubits[q0 + 1],
+                               kind == ROT_DIAGONAL, cdata, cstart[s], theta, inverse, want, 0, size)
+    return _streamed_step(psi, lam, s, kind, qubits, q0, cstart, istart, cdata, idata, theta, inverse, want, piece,
+                          SHARES)
+
+
+@njit(cache=True, fastmath=True)
+def _pieces(N):  # type: ignore[no-untyped-def]
+    """``(size, bits)`` of the :data:`SHARES` contiguous pieces of a ``N``-amplitude state."""
+    size = N // SHARES
+    bits = 0
+    while (1 << bits) < size:
+        bits += 1
+    return size, bits
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def run_wide(state, angles, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax,  # type: ignore[no-untyped-def]
+             lmax, mmax):
+    """As :func:`run` for a tape that streams (:attr:`qdiff.sim.tape.Tape.streams`: runs, two-qubit
+    diagonals and Pauli strings only), rows one after the other, each pass spread over threads
+    in :data:`SHARES` pieces: a few wide rows, which :func:`run_rows` would leave on one thread."""
+    shared = angles.shape[0] == 1
+    none = np.zeros(0, dtype=state.dtype)
+    unused = np.zeros((1, 4), dtype=state.dtype)
+    no = none.shape[0] > 0
+    size, segment_bits = _pieces(state.shape[1])
+    for r in range(state.shape[0]):
+        x, a = state[r], angles[0 if shared else r]
+        for g in range(gkind.shape[0]):
+            s0, s1 = gstart[g], gstart[g + 1]
+            if gkind[g] == GROUP_RUN:
+                m00, m01, m10, m11 = _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, unused, unused,
+                                                  no)
+                q = qubits[qstart[s0]]
+                if q < segment_bits:  # its pairs lie inside each piece: the one-thread loops on slices
+                    for c in prange(SHARES):
+                        _pairs(x[np.int64(c) * size:(np.int64(c) + 1) * size], q, m00, m01, m10, m11)
+                else:  # each piece takes a share of every block's pairs
+                    stride = np.int64(1) << q
+                    for c in prange(SHARES):
+                        share = np.int64(c)
+                        _pairs_wide(x, np.uint64(stride), m00, m01, m10, m11, stride * share // SHARES,
+                                    stride * (share + 1) // SHARES)
+            else:
+                theta = a[slot[s0]] if slot[s0] >= 0 else 0.0
+                for c in prange(SHARES):
+                    _streamed_piece(x, none, s0, kind[s0], qubits, qstart[s0], cstart, istart, cdata, idata, theta,
+                                    no, no, np.int64(c), size, segment_bits)
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def sweep_wide(psi, lam, angles, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata,  # type: ignore[no-untyped-def]
+               idata, dmax, lmax, mmax):
+    """As :func:`sweep` for a tape that streams, each pass spread over threads (:func:`run_wide`);
+    each piece's share of a cross matrix or generator term is added up after the pass."""
+    shared = angles.shape[0] == 1
+    h = psi.shape[1] >> 1
+    size, segment_bits = _pieces(psi.shape[1])
+    ops = np.zeros((lmax, 4), dtype=psi.dtype)
+    gens = np.zeros((lmax, 4), dtype=psi.dtype)
+    y = np.zeros(4, dtype=psi.dtype)
+    ys = np.zeros((SHARES, 4), dtype=psi.dtype)
+    terms = np.zeros(SHARES)
+    for r in range(psi.shape[0]):
+        p, q = psi[r], lam[r]
+        a, gr = angles[0 if shared else r], grad[0 if shared else r]
+        for g in range(gkind.shape[0] - 1, -1, -1):
+            s0, s1 = gstart[g], gstart[g + 1]
+            if gkind[g] == GROUP_RUN:
+                m00, m01, m10, m11 = _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, ops, gens,
+                                                  h > 0)
+                b = qubits[qstart[s0]]
+                u00, u01, u10, u11 = np.conj(m00), np.conj(m10), np.conj(m01), np.conj(m11)
+                if b < segment_bits:
+                    for c in prange(SHARES):
+                        lo, hi = np.int64(c) * size, (np.int64(c) + 1) * size
+                        _cross_pairs(p[lo:hi], q[lo:hi], b, u00, u01, u10, u11, ys[np.int64(c)])
+                else:
+                    stride = np.int64(1) << b
+                    for c in prange(SHARES):
+                        share = np.int64(c)
+                        ys[share, 0], ys[share, 1], ys[share, 2], ys[share, 3] = _cross_pairs_wide(
+                            p, q, np.uint64(stride), u00, u01, u10, u11, stride * share // SHARES,
+                            stride * (share + 1) // SHARES)
+                for e in range(4):
+                    y[e] = ys[:, e].sum()
+                _run_gradient(y, ops, gens, s0, s1, slot, gr)
+            else:
+                rotating = slot[s0] >= 0
+                theta = a[slot[s0]] if rotating else 0.0
+                for c in prange(SHARES):
+                    terms[np.int64(c)] = _streamed_piece(p, q, s0, kind[s0], qubits, qstart[s0], cstart, istart, cdata,
+                                                         idata, theta, h > 0, rotating, np.int64(c), size, segment_bits)
+                if rotating:
+                    gr[slot[s0]] += terms.sum()

@@ -186,14 +186,19 @@ def _one_pass_circuit(n: int) -> Circuit:
 
 def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
     """Past TAPE_MAX_QUBITS the tape still runs a complex128 state whose program streams: forward
-    equal to the unfused steps, gradients equal to backprop's. A whole-state permutation (here a
-    CX pair) or complex64 sends the state to the torch plan."""
+    equal to the unfused steps, gradients equal to backprop's (per-row and shared angles; a few
+    rows cut each pass over threads). A whole-state permutation (here a CX pair) or complex64
+    sends the state to the torch plan."""
     counts = _count(monkeypatch)
     n = tape_module.TAPE_MAX_QUBITS + 1
     c = _one_pass_circuit(n)
     program = compile_circuit(c)
     tape = tape_module.lower(program)
     assert tape.streams and tape.idata.size == 6  # two Pauli strings: three masks each, no tables
+    K = jit.kernels("tape_kernels")
+    few_rows = np.zeros((2, 1 << n), dtype=complex)
+    assert (tape_module._kernel(tape, few_rows, "run"), tape_module._kernel(tape, few_rows, "sweep")) == \
+        (K.run_wide, K.sweep_wide)  # each pass cut over threads
     tp = program.on(torch.complex128, torch.device("cpu"))
     values = torch.tensor([[0.3, -0.7], [1.1, 0.4]], dtype=torch.float64)
     init = torch.zeros(2, 1 << n, dtype=torch.complex128)
@@ -209,12 +214,20 @@ def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
         grads[method] = v.grad
     assert counts == {"run": 1, "sweep": 1}
     torch.testing.assert_close(grads["adjoint"], grads["backprop"], atol=1e-10, rtol=1e-10)
+    states = torch.randn(2, 1 << n, generator=torch.Generator().manual_seed(4), dtype=torch.complex128)
+    states = states / states.norm(dim=1, keepdim=True)
+    for method in ("adjoint", "backprop"):  # shared angles, two rows: the gradient sums them
+        v = values[1].clone().requires_grad_(True)
+        qdiff.expval(c, obs, v, method=method, initial_state=states).sum().backward()
+        grads[method] = v.grad
+    assert counts == {"run": 2, "sweep": 2}
+    torch.testing.assert_close(grads["adjoint"], grads["backprop"], atol=1e-10, rtol=1e-10)
     v = values[0].clone().requires_grad_(True)
     qdiff.expval(c, obs, v, method="adjoint", dtype=torch.complex64).backward()
     permuting = _one_pass_circuit(n).cx(0, 1).cx(1, 2)
     qdiff.expval(permuting, obs, v, method="adjoint").backward()
     assert not tape_module.lower(compile_circuit(permuting)).streams
-    assert counts == {"run": 1, "sweep": 1}
+    assert counts == {"run": 2, "sweep": 2}
 
 
 def test_the_sweep_overwrites_the_final_state_only_when_nothing_reads_it(monkeypatch):
