@@ -72,7 +72,6 @@ class Tape:
         mmax: the largest ``2**k`` of a step applied as a matrix (dense, or at most two qubits; a
             wide Pauli or diagonal step never is: sizing the ``dmax x dmax`` scratch matrices by a
             12-qubit Pauli rotation allocated 512 MiB per row).
-        lmax: the most steps in a run.
         global_phase: ``exp(i phase)`` of the program.
         streams: every group is one pass over the state without tables: a one-qubit run, a
             two-qubit diagonal step or a Pauli-string rotation (what :data:`TAPE_WIDE_MAX_QUBITS` admits).
@@ -92,7 +91,6 @@ class Tape:
     idata: np.ndarray
     dmax: int
     mmax: int
-    lmax: int
     global_phase: complex
     streams: bool
 
@@ -149,14 +147,13 @@ def lower(program: Program) -> Tape | None:
             idata.append(np.asarray(perm, dtype=np.int64))
             isize += len(perm)
     gkind, gstart, gi, gc = [], [], [], []
-    steps, lmax, i = program.steps, 1, 0
+    steps, i = program.steps, 0
     while i < len(steps):
         j = i + 1
         one_qubit = len(steps[i].qubits) == 1
         if one_qubit:
             while j < len(steps) and steps[j].qubits == steps[i].qubits:
                 j += 1
-            lmax = max(lmax, j - i)
         elif _is_permutation(steps[i]):
             while j < len(steps) and _is_permutation(steps[j]):
                 j += 1
@@ -188,7 +185,7 @@ def lower(program: Program) -> Tape | None:
             (("gkind", gkind), ("gstart", gstart), ("gi", gi), ("gc", gc), ("kind", kinds), ("qstart", qstart),
              ("qubits", qubits), ("cstart", cstart), ("istart", istart), ("slot", slots))}
     return Tape(**ints, cdata=np.concatenate(cdata) if cdata else np.zeros(0, complex),
-                idata=np.concatenate(idata) if idata else np.zeros(1, np.int64), dmax=dmax, mmax=mmax, lmax=lmax,
+                idata=np.concatenate(idata) if idata else np.zeros(1, np.int64), dmax=dmax, mmax=mmax,
                 global_phase=complex(np.exp(1j * program.global_phase)), streams=streams)
 
 
@@ -253,7 +250,7 @@ def tape_for(program: Program, state: torch.Tensor) -> Tape | None:
 
 def _arrays(tape: Tape) -> tuple:
     return (tape.gkind, tape.gstart, tape.gi, tape.gc, tape.kind, tape.qstart, tape.qubits, tape.cstart, tape.istart,
-            tape.slot, tape.cdata, tape.idata, tape.dmax, tape.lmax, tape.mmax)
+            tape.slot, tape.cdata, tape.idata, tape.dmax, tape.mmax)
 
 
 def _kernel(tape: Tape, state: np.ndarray, name: str):  # type: ignore[no-untyped-def]

@@ -68,7 +68,7 @@ def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen,
     Pauli-type rotation (always handled by :func:`_apply`) fills nothing (Pauli strings never get
     here: :func:`_pauli_string`). For a diagonal or monomial kind, ``col[i]`` is the
     column of row ``i``'s one nonzero, and the result is ``True``. (One-qubit steps always run in
-    groups, whose operators :func:`_one_qubit` builds as scalars.)"""
+    groups, whose operators :func:`_step_operators` builds.)"""
     d = 1 << k
     c0, i0 = cstart[s], istart[s]
     dense_form = k <= 2
@@ -403,48 +403,56 @@ def _generator_inner(lam, psi, s, kind, qubits, q0, k, cstart, istart, cdata, id
     return acc.real
 
 
+@njit(cache=True, fastmath=True)
+def _step_operators(a, kind, qstart, cstart, istart, cdata, idata, slot, ops):  # type: ignore[no-untyped-def]
+    """``ops[s]``: the 2 x 2 operator of every one-qubit step ``s`` at the angles ``a`` (rows
+    ``(m00, m01, m10, m11)``), built in one loop before the passes: inside the group walk the
+    same operators and run products took 2.3x as long (8-qubit rows; register pressure)."""
+    for s in range(kind.shape[0]):
+        if qstart[s + 1] - qstart[s] == 1:
+            theta = a[slot[s]] if slot[s] >= 0 else 0.0
+            ops[s, 0], ops[s, 1], ops[s, 2], ops[s, 3] = _one_qubit(s, kind[s], cstart, istart, cdata, idata, theta)
+
+
 @njit(cache=True, fastmath=True, inline="always")
-def _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, angles_row, ops, gens, record):  # type: ignore[no-untyped-def]
-    """The product of a run's 2 x 2 operators, steps ``s0 .. s1-1`` (the last step leftmost), as
-    four scalars ``(m00, m01, m10, m11)``; when ``record``, each step's operator also goes to
-    ``ops[p]`` and its ``-i G`` (zero for a fixed step) to ``gens[p]`` (rows ``(m00, m01, m10, m11)``;
-    the forward pass skips these stores, which cost as much as building the operators).
-    One-qubit operators are built as scalars (:func:`_one_qubit`). Inlined into the callers (as
-    with :func:`_one_qubit` and :func:`_phases`): as a called function it made the run products
-    of an 8-qubit row 2x slower."""
-    a, b, c, d = 1.0 + 0j, 0j, 0j, 1.0 + 0j
-    for p in range(s1 - s0):
-        s = s0 + p
-        theta = angles_row[slot[s]] if slot[s] >= 0 else 0.0
-        u00, u01, u10, u11, g00, g01, g10, g11 = _one_qubit(s, kind[s], cstart, istart, cdata, idata, theta)
-        if record:
-            ops[p, 0], ops[p, 1], ops[p, 2], ops[p, 3] = u00, u01, u10, u11
-            gens[p, 0], gens[p, 1], gens[p, 2], gens[p, 3] = g00, g01, g10, g11
+def _run_product(ops, s0, s1):  # type: ignore[no-untyped-def]
+    """The product of the operators ``ops[s0 .. s1-1]`` of a run (the last leftmost) as four scalars."""
+    a, b, c, d = ops[s0, 0], ops[s0, 1], ops[s0, 2], ops[s0, 3]
+    for s in range(s0 + 1, s1):
+        u00, u01, u10, u11 = ops[s, 0], ops[s, 1], ops[s, 2], ops[s, 3]
         a, b, c, d = u00 * a + u01 * c, u00 * b + u01 * d, u10 * a + u11 * c, u10 * b + u11 * d
     return a, b, c, d
 
 
 @njit(cache=True, fastmath=True, inline="always")
 def _one_qubit(s, kind, cstart, istart, cdata, idata, theta):  # type: ignore[no-untyped-def]
-    """A one-qubit step's operator and ``-i G`` (zero when fixed) as eight scalars, row-major."""
+    """A one-qubit step's operator as four scalars, row-major."""
     c0 = cstart[s]
     zero = 0j
     if kind == FIXED_DENSE:
-        return cdata[c0], cdata[c0 + 1], cdata[c0 + 2], cdata[c0 + 3], zero, zero, zero, zero
+        return cdata[c0], cdata[c0 + 1], cdata[c0 + 2], cdata[c0 + 3]
     if kind == FIXED_DIAGONAL:
-        return cdata[c0], zero, zero, cdata[c0 + 1], zero, zero, zero, zero
+        return cdata[c0], zero, zero, cdata[c0 + 1]
     if kind == FIXED_MONOMIAL:  # new[perm[j]] = phase[j] old[j]
         if idata[istart[s]] == 0:
-            return cdata[c0], zero, zero, cdata[c0 + 1], zero, zero, zero, zero
-        return zero, cdata[c0 + 1], cdata[c0], zero, zero, zero, zero, zero
+            return cdata[c0], zero, zero, cdata[c0 + 1]
+        return zero, cdata[c0 + 1], cdata[c0], zero
     if kind == ROT_DIAGONAL:
         z0, z1 = _phases(theta, cdata[c0].real, cdata[c0 + 1].real)
-        return z0, zero, zero, z1, complex(0.0, -cdata[c0].real), zero, zero, complex(0.0, -cdata[c0 + 1].real)
+        return z0, zero, zero, z1
     # ROT_DENSE: sum_e exp(-i theta lambda_e) P_e
     z0, z1 = _phases(theta, cdata[c0 + 8].real, cdata[c0 + 9].real)
     return (z0 * cdata[c0] + z1 * cdata[c0 + 4], z0 * cdata[c0 + 1] + z1 * cdata[c0 + 5],
-            z0 * cdata[c0 + 2] + z1 * cdata[c0 + 6], z0 * cdata[c0 + 3] + z1 * cdata[c0 + 7],
-            cdata[c0 + 10], cdata[c0 + 11], cdata[c0 + 12], cdata[c0 + 13])
+            z0 * cdata[c0 + 2] + z1 * cdata[c0 + 6], z0 * cdata[c0 + 3] + z1 * cdata[c0 + 7])
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _one_qubit_generator(s, kind, cstart, cdata):  # type: ignore[no-untyped-def]
+    """A rotating one-qubit step's ``-i G`` as four scalars, row-major."""
+    c0 = cstart[s]
+    if kind == ROT_DIAGONAL:
+        return complex(0.0, -cdata[c0].real), 0j, 0j, complex(0.0, -cdata[c0 + 1].real)
+    return cdata[c0 + 10], cdata[c0 + 11], cdata[c0 + 12], cdata[c0 + 13]  # ROT_DENSE
 
 
 @njit(cache=True, fastmath=True, inline="always")
@@ -492,7 +500,7 @@ def _permutes(gkind):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True)
-def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax, lmax,  # type: ignore[no-untyped-def]
+def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax,  # type: ignore[no-untyped-def]
              mmax):
     """Apply every group of steps to the state ``x`` ``(2**n,)`` in place, angles ``a`` ``(S,)``."""
     N = x.shape[0]
@@ -504,10 +512,12 @@ def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, 
     scratch = np.zeros(N if _permutes(gkind) else 0, dtype=x.dtype)
     none = np.zeros(0, dtype=x.dtype)
     no = none.shape[0] > 0  # False, as a run-time bool: literal flags compiled _step twice (~5 s)
+    ops = np.empty((kind.shape[0], 4), dtype=x.dtype)
+    _step_operators(a, kind, qstart, cstart, istart, cdata, idata, slot, ops)
     for g in range(gkind.shape[0]):
         s0, s1 = gstart[g], gstart[g + 1]
         if gkind[g] == GROUP_RUN:
-            m00, m01, m10, m11 = _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, op, gen, no)
+            m00, m01, m10, m11 = _run_product(ops, s0, s1)
             _pairs(x, qubits[qstart[s0]], m00, m01, m10, m11)
         elif gkind[g] == GROUP_PERMUTATION:
             _permute(x, scratch, idata, gi[g], cdata, gc[g], False)
@@ -519,7 +529,7 @@ def _run_row(x, a, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, 
 
 @njit(cache=True, fastmath=True)
 def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata,  # type: ignore[no-untyped-def]
-               dmax, lmax, mmax):
+               dmax, mmax):
     """The adjoint sweep of one row, in place: the final state ``p`` and its cotangent ``q`` walk
     back through the groups; ``grad`` ``(S,)`` receives ``Re <q_out| -i G |p_out>`` of every
     rotating step at its slot. A run records the 2 x 2 cross matrix ``Y = sum q p^H`` after it and
@@ -527,8 +537,8 @@ def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstar
     N = p.shape[0]
     op = np.zeros((mmax, dmax), dtype=p.dtype)
     gen = np.zeros((mmax, mmax), dtype=p.dtype)
-    ops = np.zeros((lmax, 4), dtype=p.dtype)
-    gens = np.zeros((lmax, 4), dtype=p.dtype)
+    ops = np.empty((kind.shape[0], 4), dtype=p.dtype)
+    _step_operators(a, kind, qstart, cstart, istart, cdata, idata, slot, ops)
     y = np.zeros(4, dtype=p.dtype)
     v = np.zeros(dmax, dtype=p.dtype)
     off = np.zeros(dmax, dtype=np.int64)
@@ -537,9 +547,9 @@ def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstar
     for g in range(gkind.shape[0] - 1, -1, -1):
         s0, s1 = gstart[g], gstart[g + 1]
         if gkind[g] == GROUP_RUN:
-            m00, m01, m10, m11 = _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, ops, gens, N > 0)
+            m00, m01, m10, m11 = _run_product(ops, s0, s1)
             _cross_pairs(p, q, qubits[qstart[s0]], np.conj(m00), np.conj(m10), np.conj(m01), np.conj(m11), y)
-            _run_gradient(y, ops, gens, s0, s1, slot, grad)
+            _run_gradient(y, ops, s0, s1, kind, cstart, cdata, slot, grad)
         elif gkind[g] == GROUP_PERMUTATION:
             _permute(p, scratch, idata, gi[g], cdata, gc[g], True)
             _permute(q, scratch, idata, gi[g], cdata, gc[g], True)
@@ -553,18 +563,16 @@ def _sweep_row(p, q, a, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstar
 
 
 @njit(cache=True, fastmath=True)
-def _run_gradient(y, ops, gens, s0, s1, slot, grad):  # type: ignore[no-untyped-def]
-    """The gradient of each rotating step of a run (steps ``s0 .. s1-1``, operators and ``-i G``
-    recorded in ``ops``, ``gens``) from the cross matrix ``y`` after the run, walked back through
-    it (``y`` is overwritten)."""
-    for j in range(s1 - s0 - 1, -1, -1):
-        if slot[s0 + j] >= 0:
-            t = 0.0
-            for e in range(4):
-                t += (np.conj(y[e]) * gens[j, e]).real
-            grad[slot[s0 + j]] += t
-        if j:
-            _conjugate_by(y, ops, j)
+def _run_gradient(y, ops, s0, s1, kind, cstart, cdata, slot, grad):  # type: ignore[no-untyped-def]
+    """The gradient of each rotating step of a run (steps ``s0 .. s1-1``, operators in ``ops``)
+    from the cross matrix ``y`` after the run, walked back through it (``y`` is overwritten):
+    ``Re sum conj(y) (-i G)`` of each step, then ``y <- U^H y U``."""
+    for s in range(s1 - 1, s0 - 1, -1):
+        if slot[s] >= 0:
+            g0, g1, g2, g3 = _one_qubit_generator(s, kind[s], cstart, cdata)
+            grad[slot[s]] += (np.conj(y[0]) * g0 + np.conj(y[1]) * g1 + np.conj(y[2]) * g2 + np.conj(y[3]) * g3).real
+        if s > s0:
+            _conjugate_by(y, ops, s)
 
 
 @njit(cache=True, fastmath=True)
@@ -705,22 +713,22 @@ def _pieces(N):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, fastmath=True, parallel=True)
 def run_wide(state, angles, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax,  # type: ignore[no-untyped-def]
-             lmax, mmax):
+             mmax):
     """As :func:`run` for a tape that streams (:attr:`qdiff.sim.tape.Tape.streams`: runs, two-qubit
     diagonals and Pauli strings only), rows one after the other, each pass spread over threads
     in :data:`SHARES` pieces: a few wide rows, which :func:`run_rows` would leave on one thread."""
     shared = angles.shape[0] == 1
     none = np.zeros(0, dtype=state.dtype)
-    unused = np.zeros((1, 4), dtype=state.dtype)
     no = none.shape[0] > 0
     size, segment_bits = _pieces(state.shape[1])
+    ops = np.empty((kind.shape[0], 4), dtype=state.dtype)
     for r in range(state.shape[0]):
         x, a = state[r], angles[0 if shared else r]
+        _step_operators(a, kind, qstart, cstart, istart, cdata, idata, slot, ops)
         for g in range(gkind.shape[0]):
             s0, s1 = gstart[g], gstart[g + 1]
             if gkind[g] == GROUP_RUN:
-                m00, m01, m10, m11 = _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, unused, unused,
-                                                  no)
+                m00, m01, m10, m11 = _run_product(ops, s0, s1)
                 q = qubits[qstart[s0]]
                 if q < segment_bits:  # its pairs lie inside each piece: the one-thread loops on slices
                     for c in prange(SHARES):
@@ -740,25 +748,24 @@ def run_wide(state, angles, gkind, gstart, gi, gc, kind, qstart, qubits, cstart,
 
 @njit(cache=True, fastmath=True, parallel=True)
 def sweep_wide(psi, lam, angles, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata,  # type: ignore[no-untyped-def]
-               idata, dmax, lmax, mmax):
+               idata, dmax, mmax):
     """As :func:`sweep` for a tape that streams, each pass spread over threads (:func:`run_wide`);
     each piece's share of a cross matrix or generator term is added up after the pass."""
     shared = angles.shape[0] == 1
     h = psi.shape[1] >> 1
     size, segment_bits = _pieces(psi.shape[1])
-    ops = np.zeros((lmax, 4), dtype=psi.dtype)
-    gens = np.zeros((lmax, 4), dtype=psi.dtype)
+    ops = np.empty((kind.shape[0], 4), dtype=psi.dtype)
     y = np.zeros(4, dtype=psi.dtype)
     ys = np.zeros((SHARES, 4), dtype=psi.dtype)
     terms = np.zeros(SHARES)
     for r in range(psi.shape[0]):
         p, q = psi[r], lam[r]
         a, gr = angles[0 if shared else r], grad[0 if shared else r]
+        _step_operators(a, kind, qstart, cstart, istart, cdata, idata, slot, ops)
         for g in range(gkind.shape[0] - 1, -1, -1):
             s0, s1 = gstart[g], gstart[g + 1]
             if gkind[g] == GROUP_RUN:
-                m00, m01, m10, m11 = _run_factors(s0, s1, kind, cstart, istart, cdata, idata, slot, a, ops, gens,
-                                                  h > 0)
+                m00, m01, m10, m11 = _run_product(ops, s0, s1)
                 b = qubits[qstart[s0]]
                 u00, u01, u10, u11 = np.conj(m00), np.conj(m10), np.conj(m01), np.conj(m11)
                 if b < segment_bits:
@@ -774,7 +781,7 @@ def sweep_wide(psi, lam, angles, grad, gkind, gstart, gi, gc, kind, qstart, qubi
                             stride * (share + 1) // SHARES)
                 for e in range(4):
                     y[e] = ys[:, e].sum()
-                _run_gradient(y, ops, gens, s0, s1, slot, gr)
+                _run_gradient(y, ops, s0, s1, kind, cstart, cdata, slot, gr)
             else:
                 rotating = slot[s0] >= 0
                 theta = a[slot[s0]] if rotating else 0.0
