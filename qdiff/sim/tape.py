@@ -43,8 +43,9 @@ n = 16 59-69 against 129-142 ms, n = 18 225-277 against 900-937, n = 20 1.34 aga
 n = 22 7.1 against 20.1 s. Measured no wider; complex64 states stay on the plan (the kernels
 compute in complex128, twice the memory). Fewer rows than
 :data:`~qdiff.sim.jit.THREADED_MIN_ROWS` cut each pass over threads instead (``run_wide``,
-``sweep_wide``: 1.25-1.35x on this machine's two cores at n = 16-18, where a pass is bound by
-the cache's bandwidth; more on more cores, where the plan would use them all)."""
+``sweep_wide``; on this machine's two cores QAOA n = 20 ran 1.6x faster, forward and sweep,
+n = 16-18 even: those states stay in cache; more cores would otherwise idle where the plan
+used them all)."""
 
 TAPE_MAX_STEP_QUBITS = 4
 """Widest dense step a tape holds (its ``d x d`` operator is applied entry by entry)."""
