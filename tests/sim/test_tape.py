@@ -75,6 +75,32 @@ def _count(monkeypatch) -> dict[str, int]:
     return counts
 
 
+def _assert_tape_matches(c: Circuit, values: torch.Tensor, obs, initial: torch.Tensor | None = None,  # type: ignore[no-untyped-def]
+                         ) -> None:
+    """The tape's forward from ``initial`` (default ``|0...0>``, one row per value row) equals
+    the unfused torch steps, and the adjoint gradients of a weighted sum of ``expval(c, obs)``
+    (values, and the initial state when given) equal backprop's."""
+    program = compile_circuit(c)
+    tp = program.on(torch.complex128, torch.device("cpu"))
+    if initial is None:
+        init = torch.zeros(values.shape[0], 1 << c.num_qubits, dtype=torch.complex128)
+        init[:, 0] = 1
+    else:
+        init = initial / initial.norm(dim=1, keepdim=True)
+    angles = tp.angles(values)
+    torch.testing.assert_close(tape_module.run_tape(tape_module.lower(program), init, angles),
+                               tp.run_steps(init, angles), atol=1e-11, rtol=0)
+    grads = {}
+    for method in ("adjoint", "backprop"):
+        v = values.clone().requires_grad_(True)
+        s = init.clone().requires_grad_(initial is not None)
+        out = qdiff.expval(c, obs, v, method=method, initial_state=s)
+        (out * torch.linspace(0.5, 1.5, out.numel(), dtype=out.dtype).view(out.shape)).sum().backward()
+        grads[method] = (v.grad, s.grad)
+    for got, want in zip(grads["adjoint"], grads["backprop"]):
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-10)
+
+
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("batch", [(), (2,), (9,)], ids=["shared", "per_sample", "threaded_rows"])
 def test_tape_adjoint_equals_backprop(monkeypatch, seed, batch):
@@ -103,23 +129,9 @@ def test_a_wide_random_circuit_at_the_tape_limit(monkeypatch):
     counts = _count(monkeypatch)
     n = tape_module.TAPE_MAX_QUBITS
     c = random_circuit(11, num_qubits=n, global_phase=0.2).cx(0, n - 1).cx(1, 2).cy(2, 5).swap(3, 7)
-    program = compile_circuit(c)
-    tp = program.on(torch.complex128, torch.device("cpu"))
-    g = torch.Generator().manual_seed(11)
-    values = torch.rand(2, c.num_parameters, generator=g, dtype=torch.float64)
-    init = torch.zeros(2, 1 << n, dtype=torch.complex128)
-    init[:, 0] = 1
-    angles = tp.angles(values)
-    torch.testing.assert_close(tape_module.run_tape(tape_module.lower(program), init, angles),
-                               tp.run_steps(init, angles), atol=1e-11, rtol=0)
-    obs = X(0) @ Y(n - 1) + Z(n // 2)
-    grads = {}
-    for method in ("adjoint", "backprop"):
-        v = values.clone().requires_grad_(True)
-        qdiff.expval(c, obs, v, method=method).sum().backward()
-        grads[method] = v.grad
+    values = torch.rand(2, c.num_parameters, generator=torch.Generator().manual_seed(11), dtype=torch.float64)
+    _assert_tape_matches(c, values, X(0) @ Y(n - 1) + Z(n // 2))
     assert counts == {"run": 1, "sweep": 1}
-    torch.testing.assert_close(grads["adjoint"], grads["backprop"], atol=1e-10, rtol=1e-10)
 
 
 def test_threaded_rows_with_shared_angles_sum_their_gradients(monkeypatch):
@@ -199,29 +211,12 @@ def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
     few_rows = np.zeros((2, 1 << n), dtype=complex)
     assert (tape_module._kernel(tape, few_rows, "run"), tape_module._kernel(tape, few_rows, "sweep")) == \
         (K.run_wide, K.sweep_wide)  # each pass cut over threads
-    tp = program.on(torch.complex128, torch.device("cpu"))
     values = torch.tensor([[0.3, -0.7], [1.1, 0.4]], dtype=torch.float64)
-    init = torch.zeros(2, 1 << n, dtype=torch.complex128)
-    init[:, 0] = 1
-    angles = tp.angles(values)
-    torch.testing.assert_close(tape_module.run_tape(tape, init, angles), tp.run_steps(init, angles),
-                               atol=1e-11, rtol=0)
     obs = X(0) @ Y(n - 1) + Z(3) @ Z(7)
-    grads = {}
-    for method in ("adjoint", "backprop"):
-        v = values.clone().requires_grad_(True)
-        qdiff.expval(c, obs, v, method=method).sum().backward()
-        grads[method] = v.grad
-    assert counts == {"run": 1, "sweep": 1}
-    torch.testing.assert_close(grads["adjoint"], grads["backprop"], atol=1e-10, rtol=1e-10)
+    _assert_tape_matches(c, values, obs)
     states = torch.randn(2, 1 << n, generator=torch.Generator().manual_seed(4), dtype=torch.complex128)
-    states = states / states.norm(dim=1, keepdim=True)
-    for method in ("adjoint", "backprop"):  # shared angles, two rows: the gradient sums them
-        v = values[1].clone().requires_grad_(True)
-        qdiff.expval(c, obs, v, method=method, initial_state=states).sum().backward()
-        grads[method] = v.grad
+    _assert_tape_matches(c, values[1:], obs, states)  # shared angles, two rows: the gradient sums them
     assert counts == {"run": 2, "sweep": 2}
-    torch.testing.assert_close(grads["adjoint"], grads["backprop"], atol=1e-10, rtol=1e-10)
     v = values[0].clone().requires_grad_(True)
     qdiff.expval(c, obs, v, method="adjoint", dtype=torch.complex64).backward()
     permuting = _one_pass_circuit(n).cx(0, 1).cx(1, 2)
@@ -285,8 +280,9 @@ def test_pauli_strings_and_general_monomial_rotations_agree(monkeypatch):
 
 def test_two_qubit_diagonal_steps_take_one_pass_and_match_backprop(monkeypatch):
     """rzz, crz, cp, cz and a fixed diagonal (rotating and fixed, symmetric in their qubits or not;
-    lowest qubit 0-1, read bit by bit, and 2-3, in contiguous stretches) run as two-qubit diagonal steps of the tape: the forward equals the
-    unfused torch steps, the sweep's gradients (angles and initial state) equal backprop's."""
+    lowest qubit 0-1, read bit by bit, and 2-3, in contiguous stretches) run as two-qubit diagonal
+    steps of the tape: the forward equals the unfused torch steps, the sweep's gradients (angles
+    and initial state) equal backprop's."""
     counts = _count(monkeypatch)
     a, b = Parameter("a"), Parameter("b")
     c = Circuit(6)
@@ -302,24 +298,11 @@ def test_two_qubit_diagonal_steps_take_one_pass_and_match_backprop(monkeypatch):
     two_qubit = np.diff(tape.qstart) == 2
     diagonal = {int(k) for k in tape.kind[two_qubit]}
     assert diagonal == {K.ROT_DIAGONAL, K.FIXED_DIAGONAL} and two_qubit.sum() == 8
-    tp = program.on(torch.complex128, torch.device("cpu"))
     g = torch.Generator().manual_seed(3)
     values = torch.rand(3, 2, generator=g, dtype=torch.float64)
     init = torch.randn(3, 64, generator=g, dtype=torch.complex128)
-    angles = tp.angles(values)
-    torch.testing.assert_close(tape_module.run_tape(tape, init, angles), tp.run_steps(init, angles),
-                               atol=1e-12, rtol=0)
-    obs = [X(0) @ Z(3) + Y(5), Z(1) @ Z(4) - 0.5 * X(2)]
-    grads = {}
-    for method in ("adjoint", "backprop"):
-        v = values.clone().requires_grad_(True)
-        s = (init / init.norm(dim=1, keepdim=True)).requires_grad_(True)
-        out = qdiff.expval(c, obs, v, method=method, initial_state=s)
-        (out * torch.linspace(0.5, 1.5, out.numel(), dtype=out.dtype).view(out.shape)).sum().backward()
-        grads[method] = (v.grad, s.grad)
+    _assert_tape_matches(c, values, [X(0) @ Z(3) + Y(5), Z(1) @ Z(4) - 0.5 * X(2)], init)
     assert counts == {"run": 1, "sweep": 1}
-    for got, want in zip(grads["adjoint"], grads["backprop"]):
-        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-10)
 
 
 def test_whole_permutation_composes_the_steps():
