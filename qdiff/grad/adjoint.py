@@ -189,6 +189,12 @@ def _graph_kept() -> bool:
     return True if probe is None else bool(probe())
 
 
+def _final_is_free(ctx) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the sweep may overwrite the saved final state: the output does not share it (see
+    :func:`adjoint`) and the backward now running does not keep the graph."""
+    return getattr(ctx, "owns_final", False) and not _graph_kept()
+
+
 class AdjointState(torch.autograd.Function):
     """``(angles (B, A), initial (B, 2**n)) -> final state (B, 2**n)`` with an adjoint backward."""
 
@@ -273,8 +279,7 @@ class AdjointState(torch.autograd.Function):
     def _sweep(ctx, grad_state: torch.Tensor) -> tuple:  # type: ignore[no-untyped-def]
         angles, final = ctx.saved_tensors
         if ctx.tape is not None:
-            overwrite = getattr(ctx, "owns_final", False) and not _graph_kept()  # as below
-            grad_angles, lam = sweep_tape(ctx.tape, final, grad_state, angles, overwrite)
+            grad_angles, lam = sweep_tape(ctx.tape, final, grad_state, angles, _final_is_free(ctx))
             return (grad_angles if ctx.needs_input_grad[0] else None), \
                 (lam if ctx.needs_input_grad[1] else None), None, None
         program: TorchProgram = ctx.program
@@ -308,8 +313,7 @@ class AdjointState(torch.autograd.Function):
             # psi and lambda updated in place: psi in the final state's own memory when nothing else
             # can read it any more (see adjoint()), else in a copy; lambda always in a copy (the
             # incoming gradient may be the caller's tensor)
-            reuse = getattr(ctx, "owns_final", False) and not _graph_kept()
-            psi = final if reuse else final.clone(memory_format=torch.contiguous_format)
+            psi = final if _final_is_free(ctx) else final.clone(memory_format=torch.contiguous_format)
             lam = grad_state.to(final.dtype).clone(memory_format=torch.contiguous_format)
             del final, grad_state
             if back is not None:

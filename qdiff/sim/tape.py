@@ -36,8 +36,8 @@ cores."""
 
 TAPE_WIDE_MAX_QUBITS = 22
 """Widest complex128 state the tape runs when every group of its program is one pass over the
-state without tables (:attr:`Tape.streams`: one-qubit runs, two-qubit diagonals, Pauli
-strings; no whole-state permutation, whose index table would outgrow the state). One thread
+state without tables (:func:`streams`: one-qubit runs, two-qubit diagonals, Pauli strings; no
+whole-state permutation, whose index table would outgrow the state). One thread
 per row still beat the torch plan on two: QAOA MaxCut (p = 4, 3-regular) energy + gradient
 n = 16 59-69 against 129-142 ms, n = 18 225-277 against 900-937, n = 20 1.34 against 4.38 s,
 n = 22 7.1 against 20.1 s. Measured no wider; complex64 states stay on the plan (the kernels
@@ -74,8 +74,6 @@ class Tape:
             wide Pauli or diagonal step never is: sizing the ``dmax x dmax`` scratch matrices by a
             12-qubit Pauli rotation allocated 512 MiB per row).
         global_phase: ``exp(i phase)`` of the program.
-        streams: every group is one pass over the state without tables: a one-qubit run, a
-            two-qubit diagonal step or a Pauli-string rotation (what :data:`TAPE_WIDE_MAX_QUBITS` admits).
     """
 
     gkind: np.ndarray
@@ -93,7 +91,6 @@ class Tape:
     dmax: int
     mmax: int
     global_phase: complex
-    streams: bool
 
 
 def lower(program: Program) -> Tape | None:
@@ -177,17 +174,35 @@ def lower(program: Program) -> Tape | None:
             gkind.append(K.GROUP_STEP)
         i = j
     gstart.append(len(steps))
-    one_pass = (K.ROT_PAULI_STRING,)
-    two_qubit_pass = (K.ROT_DIAGONAL, K.FIXED_DIAGONAL)  # K._diagonal_quads
-    streams = all(g == K.GROUP_RUN or g == K.GROUP_STEP and (
-        kinds[s] in one_pass or kinds[s] in two_qubit_pass and qstart[s + 1] - qstart[s] == 2)
-        for g, s in zip(gkind, gstart))
     ints = {name: np.asarray(v, dtype=np.int64) for name, v in
             (("gkind", gkind), ("gstart", gstart), ("gi", gi), ("gc", gc), ("kind", kinds), ("qstart", qstart),
              ("qubits", qubits), ("cstart", cstart), ("istart", istart), ("slot", slots))}
     return Tape(**ints, cdata=np.concatenate(cdata) if cdata else np.zeros(0, complex),
                 idata=np.concatenate(idata) if idata else np.zeros(1, np.int64), dmax=dmax, mmax=mmax,
-                global_phase=complex(np.exp(1j * program.global_phase)), streams=streams)
+                global_phase=complex(np.exp(1j * program.global_phase)))
+
+
+def streams(program: Program) -> bool:
+    """Whether every step of ``program`` becomes one pass over the state without tables on a tape:
+    one-qubit steps (runs), two-qubit diagonals (:func:`~qdiff.sim.tape_kernels._diagonal_quads`)
+    and Pauli-string rotations (masks); no whole-state permutation or other table. Read from the
+    steps (cached on the program), so that a wide program that does not stream is never lowered:
+    a 100-layer CX ansatz at n = 20 would build 2.4 GB of permutation tables."""
+    cache = program._torch
+    if "streams" not in cache:
+        cache["streams"] = all(_one_pass(step) for step in program.steps)
+    return cache["streams"]
+
+
+def _one_pass(step) -> bool:  # type: ignore[no-untyped-def]
+    if len(step.qubits) == 1:
+        return True
+    if step.kind == "diagonal":
+        return len(step.qubits) == 2
+    if step.kind != "pauli":
+        return False
+    phases = np.asarray(step.monomial[1], dtype=complex)
+    return _pauli_string_masks(step.monomial[0], phases / abs(phases[0]), step.qubits) is not None
 
 
 def _pauli_string_masks(perm, phases: np.ndarray, qubits: tuple[int, ...]) -> np.ndarray | None:  # type: ignore[no-untyped-def]
@@ -234,19 +249,17 @@ def _whole_permutation(steps, n: int) -> tuple[np.ndarray, np.ndarray]:  # type:
 def tape_for(program: Program, state: torch.Tensor) -> Tape | None:
     """The program's tape (lowered once, cached on the program) when ``state`` ``(B, 2**n)`` suits
     one, else ``None``: numba installed and a CPU state of at most :data:`TAPE_MAX_QUBITS` qubits,
-    any batch; or up to :data:`TAPE_WIDE_MAX_QUBITS` in complex128 for a program whose tape
-    :attr:`~Tape.streams`."""
+    any batch; or up to :data:`TAPE_WIDE_MAX_QUBITS` in complex128 for a program that
+    :func:`streams`."""
     n = program.num_qubits
     if state.device.type != "cpu" or n > TAPE_WIDE_MAX_QUBITS or _kernels() is None:
         return None
-    wide = n > TAPE_MAX_QUBITS
-    if wide and state.dtype != torch.complex128:
+    if n > TAPE_MAX_QUBITS and (state.dtype != torch.complex128 or not streams(program)):
         return None
     cache = program._torch
     if "tape" not in cache:
         cache["tape"] = lower(program)
-    tape = cache["tape"]
-    return None if wide and (tape is None or not tape.streams) else tape
+    return cache["tape"]
 
 
 def _arrays(tape: Tape) -> tuple:
@@ -254,14 +267,14 @@ def _arrays(tape: Tape) -> tuple:
             tape.slot, tape.cdata, tape.idata, tape.dmax, tape.mmax)
 
 
-def _kernel(tape: Tape, state: np.ndarray, name: str):  # type: ignore[no-untyped-def]
+def _kernel(state: np.ndarray, name: str):  # type: ignore[no-untyped-def]
     """The kernel ``name`` (``"run"`` or ``"sweep"``) for ``state`` ``(B, 2**n)``: rows over
     threads (``_rows``) from :data:`~qdiff.sim.jit.THREADED_MIN_ROWS` rows; fewer rows wider than
-    :data:`TAPE_MAX_QUBITS` of a tape that streams cut each pass over threads (``_wide``); else
-    one thread."""
+    :data:`TAPE_MAX_QUBITS` (a program that :func:`streams`, see :func:`tape_for`) cut each pass
+    over threads (``_wide``); else one thread."""
     K = _kernels()
     rows, size = state.shape
-    if rows < THREADED_MIN_ROWS and size > 1 << TAPE_MAX_QUBITS and tape.streams and owns_thread_pool():
+    if rows < THREADED_MIN_ROWS and size > 1 << TAPE_MAX_QUBITS and owns_thread_pool():
         return getattr(K, name + "_wide")
     return getattr(K, name + "_rows") if threaded(rows) else getattr(K, name)
 
@@ -283,7 +296,7 @@ def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Ten
     out = _working(state)
     x = out.numpy()
     a = _angles(angles)
-    _kernel(tape, x, "run")(x, a, *_arrays(tape))
+    _kernel(x, "run")(x, a, *_arrays(tape))
     if tape.global_phase != 1:
         out.mul_(tape.global_phase)
     return out.to(state.dtype)
@@ -304,5 +317,5 @@ def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles
     a = _angles(angles)
     grad = np.zeros(a.shape, dtype=np.float64)
     p = psi.numpy()
-    _kernel(tape, p, "sweep")(p, lam.numpy(), a, grad, *_arrays(tape))
+    _kernel(p, "sweep")(p, lam.numpy(), a, grad, *_arrays(tape))
     return torch.from_numpy(grad).to(angles.dtype), lam.to(final.dtype)

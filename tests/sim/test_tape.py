@@ -182,7 +182,7 @@ def test_tape_is_skipped_beyond_its_width_only(monkeypatch):
 
 def _one_pass_circuit(n: int) -> Circuit:
     """One-qubit runs, two-qubit diagonals (both loop shapes) and Pauli strings only: a tape
-    that :attr:`~qdiff.sim.tape.Tape.streams`."""
+    that :func:`~qdiff.sim.tape.streams`."""
     g, b = Parameter("g"), Parameter("b")
     c = Circuit(n)
     for q in range(n):
@@ -205,11 +205,11 @@ def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
     n = tape_module.TAPE_MAX_QUBITS + 1
     c = _one_pass_circuit(n)
     program = compile_circuit(c)
-    tape = tape_module.lower(program)
-    assert tape.streams and tape.idata.size == 6  # two Pauli strings: three masks each, no tables
+    assert tape_module.streams(program)
+    assert tape_module.lower(program).idata.size == 6  # two Pauli strings: three masks each, no tables
     K = jit.kernels("tape_kernels")
     few_rows = np.zeros((2, 1 << n), dtype=complex)
-    assert (tape_module._kernel(tape, few_rows, "run"), tape_module._kernel(tape, few_rows, "sweep")) == \
+    assert (tape_module._kernel(few_rows, "run"), tape_module._kernel(few_rows, "sweep")) == \
         (K.run_wide, K.sweep_wide)  # each pass cut over threads
     values = torch.tensor([[0.3, -0.7], [1.1, 0.4]], dtype=torch.float64)
     obs = X(0) @ Y(n - 1) + Z(3) @ Z(7)
@@ -221,8 +221,11 @@ def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
     qdiff.expval(c, obs, v, method="adjoint", dtype=torch.complex64).backward()
     permuting = _one_pass_circuit(n).cx(0, 1).cx(1, 2)
     qdiff.expval(permuting, obs, v, method="adjoint").backward()
-    assert not tape_module.lower(compile_circuit(permuting)).streams
     assert counts == {"run": 2, "sweep": 2}
+    permuting_program = compile_circuit(permuting)
+    assert not tape_module.streams(permuting_program) and "tape" not in permuting_program._torch  # never lowered
+    lone_cx = _one_pass_circuit(n).cx(0, 1)  # a fixed two-qubit monomial step: gathers through tables
+    assert not tape_module.streams(compile_circuit(lone_cx))
 
 
 def test_the_sweep_overwrites_the_final_state_only_when_nothing_reads_it(monkeypatch):
