@@ -36,7 +36,7 @@ cores."""
 
 TAPE_WIDE_MAX_QUBITS = 22
 """Widest complex128 state the tape runs when every group of its program is one pass over the
-state without tables (:func:`streams`: one-qubit runs, two-qubit diagonals, Pauli strings; no
+state without tables (:func:`streams`: one-qubit runs, diagonals on up to four qubits, Pauli strings; no
 whole-state permutation, whose index table would outgrow the state). One thread
 per row still beat the torch plan on two: QAOA MaxCut (p = 4, 3-regular) energy + gradient
 n = 16 59-69 against 129-142 ms, n = 18 225-277 against 900-937, n = 20 1.34 against 4.38 s,
@@ -183,22 +183,26 @@ def lower(program: Program) -> Tape | None:
 
 
 def streams(program: Program) -> bool:
-    """Whether every step of ``program`` becomes one pass over the state without tables on a tape:
-    one-qubit steps (runs), two-qubit diagonals (:func:`~qdiff.sim.tape_kernels._diagonal_quads`)
-    and Pauli-string rotations (masks); no whole-state permutation or other table. Read from the
-    steps (cached on the program), so that a wide program that does not stream is never lowered:
-    a 100-layer CX ansatz at n = 20 would build 2.4 GB of permutation tables."""
+    """Whether every step of ``program`` becomes one pass over the state without tables on a tape
+    (``False`` without numba): one-qubit steps (runs), diagonals on up to four qubits
+    (:func:`~qdiff.sim.tape_kernels._diagonal_pass`) and Pauli-string rotations (masks); no
+    whole-state permutation or other table. Read from the steps (cached on the program), so that
+    a wide program that does not stream is never lowered: a 100-layer CX ansatz at n = 20 would
+    build 2.4 GB of permutation tables."""
+    K = _kernels()
+    if K is None:
+        return False
     cache = program._torch
     if "streams" not in cache:
-        cache["streams"] = all(_one_pass(step) for step in program.steps)
+        cache["streams"] = all(_one_pass(step, K.DIAGONAL_PASS_MAX_QUBITS) for step in program.steps)
     return cache["streams"]
 
 
-def _one_pass(step) -> bool:  # type: ignore[no-untyped-def]
+def _one_pass(step, diagonal_max: int) -> bool:  # type: ignore[no-untyped-def]
     if len(step.qubits) == 1:
         return True
     if step.kind == "diagonal":
-        return len(step.qubits) == 2
+        return len(step.qubits) <= diagonal_max
     if step.kind != "pauli":
         return False
     phases = np.asarray(step.monomial[1], dtype=complex)

@@ -25,8 +25,8 @@ The kernels walk *groups* of steps (:class:`qdiff.sim.tape.Tape`): a run of one-
 qubit is one pass over amplitude pairs with the product of its 2 x 2 operators (:func:`_pairs`,
 and in the sweep :func:`_cross_pairs` plus a walk of the 2 x 2 cross matrix back through the run);
 consecutive fixed monomials are one permutation of the whole state (:func:`_permute`); any other
-step goes through :func:`_step` (two qubits: :func:`_diagonal_quads` for a diagonal, else
-:func:`_quads`; more, or a Pauli rotation: the generic :func:`_apply`).
+step goes through :func:`_step` (a diagonal on up to four qubits: :func:`_diagonal_pass`; another
+two-qubit step: :func:`_quads`; more, or a Pauli rotation: the generic :func:`_apply`).
 """
 
 from __future__ import annotations
@@ -216,17 +216,44 @@ def _quads(psi, lam, lo, hi, op, gen, want, col, sparse):  # type: ignore[no-unt
     return acc
 
 
+DIAGONAL_PASS_MAX_QUBITS = 4
+"""Widest diagonal step applied in one pass by :func:`_diagonal_pass` (its ``2**k`` entries per
+call); wider ones go through the generic :func:`_apply`."""
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _local_index(j, a, b, c, d, k):  # type: ignore[no-untyped-def]
+    """The local basis index of amplitude ``j`` on the ``k`` qubits ``a < b < c < d`` (``uint64``;
+    63, a bit no state has, for absent ones): fixed terms, no loop over the qubits (as a loop it
+    made QAOA's tape 1.2-1.5x slower), two of them for two qubits (four: 1.4x slower there)."""
+    if k == 2:
+        return ((j >> a) & _ONE) | (((j >> b) & _ONE) << _ONE)
+    return ((j >> a) & _ONE) | (((j >> b) & _ONE) << _ONE) | (((j >> c) & _ONE) << _TWO) | \
+        (((j >> d) & _ONE) << np.uint64(3))
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _step_bits(qubits, q0, k):  # type: ignore[no-untyped-def]
+    """A step's (up to four) qubits for :func:`_local_index`, absent ones as bit 63."""
+    a = np.uint64(qubits[q0])
+    b = np.uint64(qubits[q0 + 1]) if k > 1 else np.uint64(63)
+    c = np.uint64(qubits[q0 + 2]) if k > 2 else np.uint64(63)
+    d = np.uint64(qubits[q0 + 3]) if k > 3 else np.uint64(63)
+    return a, b, c, d
+
+
 @njit(cache=True, fastmath=True)
-def _diagonal_quads(psi, lam, lo, hi, rotating, cdata, c0, theta, inverse, want, j0, j1):  # type: ignore[no-untyped-def]
-    """A two-qubit diagonal step (``rzz``, ``cz``, ``cp``, ``crz``, ...) on qubits ``lo < hi`` of
-    ``psi`` in place, and of ``lam`` when it has rows, its four entries at ``cdata[c0:]`` (a
-    rotation's generator diagonal, or the fixed entries), over the amplitudes ``j0 .. j1-1``;
-    first, when ``want``, returns their share of ``Re <lam| -i G |psi>``. One pass multiplying
-    each amplitude by its entry: the generic :func:`_quads` (gathers through index tables) took
-    6-7 ns an amplitude, QAOA's ``rzz`` ~90% of its time."""
+def _diagonal_pass(psi, lam, qubits, q0, k, rotating, cdata, c0, theta, inverse, want, j0, j1):  # type: ignore[no-untyped-def]
+    """A diagonal step on ``2 <= k <=`` :data:`DIAGONAL_PASS_MAX_QUBITS` ascending qubits
+    ``qubits[q0:q0 + k]`` (``rzz``, ``cz``, ``cp``, ``crz``, Z-string rotations, fixed diagonals)
+    on ``psi`` in place, and on ``lam`` when it has rows, its ``2**k`` entries at ``cdata[c0:]``
+    (a rotation's generator diagonal, or the fixed entries), over the amplitudes ``j0 .. j1-1``;
+    first, when ``want``, returns their share of ``Re <lam| -i G |psi>``. One pass multiplying each
+    amplitude by its entry: the generic paths (gathers through index tables) took 6-7 ns an
+    amplitude, QAOA's ``rzz`` ~90% of its time."""
     sign = 1.0 if inverse else -1.0
-    d = np.empty(4, dtype=psi.dtype)
-    for r in range(4):
+    d = np.empty(1 << k, dtype=psi.dtype)
+    for r in range(1 << k):
         if rotating:
             x = sign * theta * cdata[c0 + r].real
             d[r] = complex(np.cos(x), np.sin(x))
@@ -234,46 +261,43 @@ def _diagonal_quads(psi, lam, lo, hi, rotating, cdata, c0, theta, inverse, want,
             d[r] = np.conj(cdata[c0 + r]) if inverse else cdata[c0 + r]
     back = lam.shape[0] > 0
     acc = 0.0
-    L, H = np.uint64(lo), np.uint64(hi)
-    if lo >= 2 and j0 == 0 and j1 == psi.shape[0]:  # stretches of 2**lo amplitudes with one entry
-        s0, s1 = _ONE << L, _ONE << H
-        for top in range(np.uint64(psi.shape[0]) >> (H + _ONE)):
-            t0 = np.uint64(top) << (H + _ONE)
-            for mid in range(s1 >> (L + _ONE)):
-                m0 = t0 + (np.uint64(mid) << (L + _ONE))
-                for r in range(4):
-                    start = m0 + (s0 if r & 1 else np.uint64(0)) + (s1 if r & 2 else np.uint64(0))
-                    z = d[r]
-                    if back:
-                        g = cdata[c0 + r].real
-                        for i in range(s0):
-                            j = start + np.uint64(i)
-                            if want:
-                                acc += g * (np.conj(lam[j]) * psi[j]).imag  # Re(conj(l) (-i g) p)
-                            psi[j] = z * psi[j]
-                            lam[j] = z * lam[j]
-                    else:
-                        for i in range(s0):
-                            j = start + np.uint64(i)
-                            psi[j] = z * psi[j]
+    qa, qb, qc, qd = _step_bits(qubits, q0, k)
+    if qa >= 2 and j0 == 0 and j1 == psi.shape[0]:  # stretches of 2**lo amplitudes share an entry
+        L = qa
+        for stretch in range(np.uint64(psi.shape[0]) >> L):
+            start = np.uint64(stretch) << L
+            r = np.int64(_local_index(start, qa, qb, qc, qd, k))  # int64: with uint64, c0 + r is a float
+            z = d[r]
+            if back:
+                g = cdata[c0 + r].real
+                for i in range(_ONE << L):
+                    j = start + np.uint64(i)
+                    if want:
+                        acc += g * (np.conj(lam[j]) * psi[j]).imag  # Re(conj(l) (-i g) p)
+                    psi[j] = z * psi[j]
+                    lam[j] = z * lam[j]
+            else:
+                for i in range(_ONE << L):
+                    j = start + np.uint64(i)
+                    psi[j] = z * psi[j]
         return acc
     first = np.uint64(j0)
-    for t in range(np.uint64(j1) - first):  # each amplitude's entry from its two bits
+    for t in range(np.uint64(j1) - first):  # each amplitude's entry from its bits
         j = first + np.uint64(t)
-        r = ((j >> L) & _ONE) | (((j >> H) & _ONE) << _ONE)
+        r = _local_index(j, qa, qb, qc, qd, k)
         if back:
             if want:
-                acc += cdata[c0 + r].real * (np.conj(lam[j]) * psi[j]).imag
+                acc += cdata[c0 + np.int64(r)].real * (np.conj(lam[j]) * psi[j]).imag
             lam[j] = d[r] * lam[j]
         psi[j] = d[r] * psi[j]
     return acc
 
 
 @njit(cache=True, fastmath=True)
-def _streamed_step(psi, lam, s, kind, qubits, q0, cstart, istart, cdata, idata, theta, inverse, want, share,
+def _streamed_step(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta, inverse, want, share,
                    shares):  # type: ignore[no-untyped-def]
-    """Share ``share`` of ``shares`` of a step that streams (a Pauli string, or a two-qubit
-    diagonal): its part of the pass over ``psi`` (and ``lam``) and of the generator term."""
+    """Share ``share`` of ``shares`` of a step that streams (a Pauli string, or a diagonal of
+    :func:`_diagonal_pass`): its part of the pass over ``psi`` (and ``lam``) and of the generator term."""
     c0 = cstart[s]
     if kind == ROT_PAULI_STRING:
         i0 = istart[s]
@@ -281,8 +305,8 @@ def _streamed_step(psi, lam, s, kind, qubits, q0, cstart, istart, cdata, idata, 
         return _pauli_string(psi, lam, idata[i0], idata[i0 + 1], idata[i0 + 2], cdata[c0], cdata[c0 + 1].real * theta,
                              cdata[c0 + 1].real, inverse, want, h * share // shares, h * (share + 1) // shares)
     N = psi.shape[0]
-    return _diagonal_quads(psi, lam, qubits[q0], qubits[q0 + 1], kind == ROT_DIAGONAL, cdata, c0, theta, inverse,
-                           want, N * share // shares, N * (share + 1) // shares)
+    return _diagonal_pass(psi, lam, qubits, q0, k, kind == ROT_DIAGONAL, cdata, c0, theta, inverse, want,
+                          N * share // shares, N * (share + 1) // shares)
 
 
 @njit(cache=True, fastmath=True)
@@ -290,8 +314,9 @@ def _step(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta,
           col):  # type: ignore[no-untyped-def]
     """Apply step ``s`` (or its inverse) to ``psi`` in place, and to ``lam`` when it has rows,
     after accumulating ``Re <lam| -i G |psi>`` of a rotating step (``want``); returns that sum."""
-    if kind == ROT_PAULI_STRING or k == 2 and (kind == ROT_DIAGONAL or kind == FIXED_DIAGONAL):
-        return _streamed_step(psi, lam, s, kind, qubits, q0, cstart, istart, cdata, idata, theta, inverse, want, 0, 1)
+    if kind == ROT_PAULI_STRING or k <= DIAGONAL_PASS_MAX_QUBITS and (kind == ROT_DIAGONAL or kind == FIXED_DIAGONAL):
+        return _streamed_step(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta, inverse, want,
+                              0, 1)
     sparse = _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen, col)
     if k == 2 and kind != ROT_PAULI:
         return _quads(psi, lam, qubits[q0], qubits[q0 + 1], op, gen, want, col, sparse)
@@ -711,16 +736,16 @@ count (asking numba for its thread count makes a function impossible to cache)."
 
 
 @njit(cache=True, fastmath=True)
-def _streamed_piece(psi, lam, s, kind, qubits, q0, cstart, istart, cdata, idata, theta, inverse, want, piece, size,
-                    bits):  # type: ignore[no-untyped-def]
+def _streamed_piece(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta, inverse, want, piece,
+                    size, bits):  # type: ignore[no-untyped-def]
     """Piece ``piece`` (of :data:`SHARES`, ``size = 2**bits`` amplitudes each) of a step that
-    streams: a two-qubit diagonal below the pieces' top bit on its slice of the state (the
-    stretched loops of :func:`_diagonal_quads`), any other as a share of the whole pass."""
-    if kind != ROT_PAULI_STRING and qubits[q0 + 1] < bits:
+    streams: a diagonal below the pieces' top bit on its slice of the state (the stretched loops
+    of :func:`_diagonal_pass`), any other as a share of the whole pass."""
+    if kind != ROT_PAULI_STRING and qubits[q0 + k - 1] < bits:
         lo, hi = piece * size, (piece + 1) * size
-        return _diagonal_quads(psi[lo:hi], lam[lo:hi] if lam.shape[0] > 0 else lam, qubits[q0], qubits[q0 + 1],
-                               kind == ROT_DIAGONAL, cdata, cstart[s], theta, inverse, want, 0, size)
-    return _streamed_step(psi, lam, s, kind, qubits, q0, cstart, istart, cdata, idata, theta, inverse, want, piece,
+        return _diagonal_pass(psi[lo:hi], lam[lo:hi] if lam.shape[0] > 0 else lam, qubits, q0, k,
+                              kind == ROT_DIAGONAL, cdata, cstart[s], theta, inverse, want, 0, size)
+    return _streamed_step(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta, inverse, want, piece,
                           SHARES)
 
 
@@ -765,8 +790,8 @@ def run_wide(state, angles, gkind, gstart, gi, gc, kind, qstart, qubits, cstart,
             else:
                 theta = a[slot[s0]] if slot[s0] >= 0 else 0.0
                 for c in prange(SHARES):
-                    _streamed_piece(x, none, s0, kind[s0], qubits, qstart[s0], cstart, istart, cdata, idata, theta,
-                                    no, no, np.int64(c), size, segment_bits)
+                    _streamed_piece(x, none, s0, kind[s0], qubits, qstart[s0], qstart[s0 + 1] - qstart[s0], cstart,
+                                    istart, cdata, idata, theta, no, no, np.int64(c), size, segment_bits)
 
 
 @njit(cache=True, fastmath=True, parallel=True)
@@ -809,7 +834,8 @@ def sweep_wide(psi, lam, angles, grad, gkind, gstart, gi, gc, kind, qstart, qubi
                 rotating = slot[s0] >= 0
                 theta = a[slot[s0]] if rotating else 0.0
                 for c in prange(SHARES):
-                    terms[np.int64(c)] = _streamed_piece(p, q, s0, kind[s0], qubits, qstart[s0], cstart, istart, cdata,
-                                                         idata, theta, h > 0, rotating, np.int64(c), size, segment_bits)
+                    terms[np.int64(c)] = _streamed_piece(p, q, s0, kind[s0], qubits, qstart[s0],
+                                                         qstart[s0 + 1] - qstart[s0], cstart, istart, cdata, idata,
+                                                         theta, h > 0, rotating, np.int64(c), size, segment_bits)
                 if rotating:
                     gr[slot[s0]] += terms.sum()

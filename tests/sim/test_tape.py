@@ -281,11 +281,11 @@ def test_pauli_strings_and_general_monomial_rotations_agree(monkeypatch):
         torch.testing.assert_close(got, want, atol=1e-11, rtol=0)
 
 
-def test_two_qubit_diagonal_steps_take_one_pass_and_match_backprop(monkeypatch):
-    """rzz, crz, cp, cz and a fixed diagonal (rotating and fixed, symmetric in their qubits or not;
-    lowest qubit 0-1, read bit by bit, and 2-3, in contiguous stretches) run as two-qubit diagonal
-    steps of the tape: the forward equals the unfused torch steps, the sweep's gradients (angles
-    and initial state) equal backprop's."""
+def test_diagonal_steps_take_one_pass_and_match_backprop(monkeypatch):
+    """rzz, crz, cp, cz, Z-string rotations and fixed diagonals on two to four qubits (rotating
+    and fixed, symmetric in their qubits or not; lowest qubit 0-1, read bit by bit, and 2-3, in
+    contiguous stretches) run as diagonal steps of the tape: the forward equals the unfused torch
+    steps, the sweep's gradients (angles and initial state) equal backprop's."""
     counts = _count(monkeypatch)
     a, b = Parameter("a"), Parameter("b")
     c = Circuit(6)
@@ -293,14 +293,17 @@ def test_two_qubit_diagonal_steps_take_one_pass_and_match_backprop(monkeypatch):
         c.h(q).ry(a * (q + 1), q)
     c.rzz(a, 0, 1).crz(b, 1, 4).cp(2 * a - b, 2, 5).cz(3, 4).crz(b, 5, 3).cp(0.7, 0, 2).cz(1, 3)
     c.unitary(np.diag([1, 1j, -1, np.exp(0.3j)]), (4, 2))  # fixed, not symmetric in its qubits
+    c.pauli_rot("ZZZ", (0, 3, 5), a - b).pauli_rot("ZZZ", (2, 3, 4), b)  # three qubits, both loop shapes
+    c.unitary(np.diag(np.exp(1j * np.arange(16) ** 1.5)), (5, 1, 2, 4))  # fixed, four qubits
     for q in range(6):
         c.rx(b * q, q)
     program = compile_circuit(c)
     tape = tape_module.lower(program)
     K = jit.kernels("tape_kernels")
-    two_qubit = np.diff(tape.qstart) == 2
-    diagonal = {int(k) for k in tape.kind[two_qubit]}
-    assert diagonal == {K.ROT_DIAGONAL, K.FIXED_DIAGONAL} and two_qubit.sum() == 8
+    widths = np.diff(tape.qstart)
+    wide = widths >= 2
+    assert {int(k) for k in tape.kind[wide]} == {K.ROT_DIAGONAL, K.FIXED_DIAGONAL}
+    assert sorted(widths[wide].tolist()) == [2] * 8 + [3, 3, 4] and tape_module.streams(program)
     g = torch.Generator().manual_seed(3)
     values = torch.rand(3, 2, generator=g, dtype=torch.float64)
     init = torch.randn(3, 64, generator=g, dtype=torch.complex128)
