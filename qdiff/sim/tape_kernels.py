@@ -762,8 +762,8 @@ def _pieces(N):  # type: ignore[no-untyped-def]
 @njit(cache=True, fastmath=True, parallel=True)
 def run_wide(state, angles, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax,  # type: ignore[no-untyped-def]
              mmax):
-    """As :func:`run` for a tape that streams (:func:`qdiff.sim.tape.streams`: runs, two-qubit
-    diagonals and Pauli strings only), rows one after the other, each pass spread over threads
+    """As :func:`run` for a tape that streams (:func:`qdiff.sim.tape.streams`: runs, diagonals on
+    up to four qubits and Pauli strings only), rows one after the other, each pass spread over threads
     in :data:`SHARES` pieces: a few wide rows, which :func:`run_rows` would leave on one thread."""
     shared = angles.shape[0] == 1
     none = np.zeros(0, dtype=state.dtype)
