@@ -62,13 +62,13 @@ def _offsets(qubits, q0, k, off):  # type: ignore[no-untyped-def]
 @njit(cache=True, fastmath=True)
 def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen, col):  # type: ignore[no-untyped-def]
     """Fill ``op`` (``d x d``) with step ``s``'s operator at angle ``theta`` (or its inverse) and,
-    for a rotating step filled as a matrix, ``gen`` with ``-i G``. A two-qubit step of any kind but
-    a Pauli rotation comes out as a matrix (:func:`_quads` then needs one loop); a wider step fills
-    ``op`` only for dense kinds, or the first row with the diagonal of a diagonal kind; a general
-    Pauli-type rotation (always handled by :func:`_apply`) fills nothing (Pauli strings never get
-    here: :func:`_pauli_string`). For a diagonal or monomial kind, ``col[i]`` is the
-    column of row ``i``'s one nonzero, and the result is ``True``. (One-qubit steps always run in
-    groups, whose operators :func:`_step_operators` builds.)"""
+    for a rotating step filled as a matrix, ``gen`` with ``-i G``. A two-qubit dense or monomial
+    step comes out as a matrix (:func:`_quads` then needs one loop); a wider step fills ``op`` only
+    for dense kinds, or the first row with the diagonal of a diagonal kind (wider than
+    :data:`DIAGONAL_PASS_MAX_QUBITS`: narrower diagonals, like Pauli strings, never get here); a
+    general Pauli-type rotation (always handled by :func:`_apply`) fills nothing. For a two-qubit
+    monomial, ``col[i]`` is the column of row ``i``'s one nonzero, and the result is ``True``.
+    (One-qubit steps always run in groups, whose operators :func:`_step_operators` builds.)"""
     d = 1 << k
     c0, i0 = cstart[s], istart[s]
     dense_form = k <= 2
@@ -82,20 +82,13 @@ def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen,
         for i in range(d):
             for j in range(d):
                 op[i, j] = np.conj(cdata[c0 + j * d + i]) if inverse else cdata[c0 + i * d + j]
-    elif kind == FIXED_DIAGONAL or kind == ROT_DIAGONAL:
+    elif kind == FIXED_DIAGONAL or kind == ROT_DIAGONAL:  # wider than _diagonal_pass takes
         for i in range(d):
             if kind == ROT_DIAGONAL:
                 x = sign * theta * cdata[c0 + i].real
-                z = complex(np.cos(x), np.sin(x))
-                if dense_form:
-                    gen[i, i] = complex(0.0, -cdata[c0 + i].real)
+                op[0, i] = complex(np.cos(x), np.sin(x))
             else:
-                z = np.conj(cdata[c0 + i]) if inverse else cdata[c0 + i]
-            if dense_form:
-                op[i, i] = z
-                col[i] = i
-            else:
-                op[0, i] = z
+                op[0, i] = np.conj(cdata[c0 + i]) if inverse else cdata[c0 + i]
     elif kind == ROT_DENSE:  # sum_e exp(-i theta lambda_e) P_e (inverse: exp(+i ...))
         for e in range(d):
             x = sign * theta * cdata[c0 + d * d * d + e].real
@@ -117,7 +110,7 @@ def _operator(s, kind, k, cstart, istart, cdata, idata, theta, inverse, op, gen,
             else:
                 op[p, j] = cdata[c0 + j]
                 col[p] = j
-    return kind == FIXED_DIAGONAL or kind == ROT_DIAGONAL or kind == FIXED_MONOMIAL
+    return dense_form and kind == FIXED_MONOMIAL
 
 
 _ONE, _TWO = np.uint64(1), np.uint64(2)
