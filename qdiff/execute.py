@@ -33,7 +33,7 @@ from qdiff.ir.observables import PauliSum, observables_for
 from qdiff.ir.parameters import ParameterVector, expand_parameter_mapping
 from qdiff.sim.born_rule import probabilities
 from qdiff.sim.memory import check_state_fits
-from qdiff.sim.pauli import apply_pauli_sum, expectation, group_terms
+from qdiff.sim.pauli import apply_pauli_sum, expectation, expectations, group_terms
 from qdiff.sim.program import TorchProgram, compile_circuit
 
 Values = torch.Tensor | np.ndarray | Sequence[float] | Mapping[object, object] | None
@@ -283,7 +283,7 @@ def expval(circuit: Circuit, observables: PauliSum | Sequence[PauliSum], values:
     def output(s: torch.Tensor) -> torch.Tensor:
         if single:  # no stack and select (nor their backward) for the one-observable case
             return expectation(s, groups[0], n)
-        return torch.stack([expectation(s, g, n) for g in groups], dim=-1)
+        return expectations(s, groups, n)
 
     return _execute(circuit, values, output, initial_state=initial_state, dtype=dtype, device=device,
                     method=method)

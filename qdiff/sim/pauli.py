@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from qdiff.ir.observables import PauliSum
+from qdiff.sim.born_rule import probabilities
 from qdiff.sim.jit import kernels, threaded
 from qdiff.sim.kernels import apply_diagonal, split_shape
 
@@ -103,6 +104,50 @@ def expectation(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits:
         if not torch.is_grad_enabled() or not state.requires_grad:
             return torch.linalg.vecdot(_gathered_o_psi(state, groups, num_qubits), state).real
     return _Expectation.apply(state, groups, num_qubits)
+
+
+DIAGONAL_MATRIX_MAX = 1 << 22
+"""Most entries (``2**n`` x observables) of the matrix with which :func:`expectations` turns the
+probabilities into the expectation values of several diagonal observables at once (32 MiB in
+float64); beyond, each observable is taken on its own."""
+
+
+def expectations(state: torch.Tensor, observables: list[tuple[PauliGroup, ...]], num_qubits: int) -> torch.Tensor:
+    """Real ``<psi|O_k|psi>`` of several Hermitian observables (each as groups): ``(B, 2**n)`` ->
+    ``(B, K)``.
+
+    The diagonal ones (only Z and identity factors, e.g. ``Z(q)`` on every qubit, the usual
+    read-out of a quantum layer) come together from the probabilities, ``|psi|**2 @ D`` with ``D``
+    ``(2**n, K)`` cached per observable list: one product forward and one backward, where one
+    :func:`expectation` per observable made about five torch calls and an autograd node each. The
+    others, or all of them when ``D`` would pass :data:`DIAGONAL_MATRIX_MAX` entries, are taken one
+    by one."""
+    diagonal = [k for k, groups in enumerate(observables) if _is_diagonal(groups)]
+    if len(diagonal) < 2 or len(diagonal) << num_qubits > DIAGONAL_MATRIX_MAX:
+        return torch.stack([expectation(state, groups, num_qubits) for groups in observables], dim=-1)
+    matrix = _diagonal_matrix(tuple(observables[k] for k in diagonal), num_qubits, state.real.dtype, state.device)
+    together = probabilities(state) @ matrix
+    if len(diagonal) == len(observables):
+        return together
+    columns = dict(zip(diagonal, together.unbind(-1)))
+    return torch.stack([columns[k] if k in columns else expectation(state, groups, num_qubits)
+                        for k, groups in enumerate(observables)], dim=-1)
+
+
+def _is_diagonal(groups: tuple[PauliGroup, ...]) -> bool:
+    return all(not group.flip for group in groups)
+
+
+@lru_cache(maxsize=16)
+def _diagonal_matrix(observables: tuple[tuple[PauliGroup, ...], ...], num_qubits: int, dtype: torch.dtype,
+                     device: torch.device) -> torch.Tensor:
+    """``D`` ``(2**n, K)``: column ``k`` the (real) diagonal of the ``k``-th diagonal observable."""
+    matrix = np.zeros((1 << num_qubits, len(observables)))
+    for k, groups in enumerate(observables):
+        for group in groups:  # a diagonal observable has at most one group, with no flip
+            d = _group_diagonal(group, num_qubits, torch.complex128, torch.device("cpu"))
+            matrix[:, k] += d.real.numpy() if isinstance(d, torch.Tensor) else complex(d).real
+    return torch.as_tensor(matrix, dtype=dtype, device=device)
 
 
 def _numba_kernels(state: torch.Tensor, num_qubits: int):  # type: ignore[no-untyped-def]
