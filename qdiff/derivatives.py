@@ -24,7 +24,7 @@ from qdiff.grad.metric import APPROXIMATIONS, Approx
 from qdiff.grad.metric import metric as _metric_kernel
 from qdiff.ir.circuit import Circuit
 from qdiff.ir.observables import PauliSum
-from qdiff.sim.pauli import expectation
+from qdiff.sim.pauli import expectations
 
 
 def hessian(circuit: Circuit, observables: PauliSum | list[PauliSum], values: Values = None, *,
@@ -55,7 +55,7 @@ def hessian(circuit: Circuit, observables: PauliSum | list[PauliSum], values: Va
     n = circuit.num_qubits
 
     def output(s: torch.Tensor) -> torch.Tensor:
-        e = torch.stack([expectation(s, g, n) for g in groups], dim=-1)
+        e = expectations(s, groups, n)
         return e[:, 0] if single else e
 
     prep = prepare(circuit, values, initial_state, dtype, device)
