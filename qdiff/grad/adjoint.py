@@ -1,7 +1,8 @@
 """The ``adjoint`` engine: reverse-mode gradients in constant memory. Derivation: adjoint.md.
 
 A small CPU state (:func:`qdiff.sim.tape.tape_for`: up to 14 qubits, any batch, numba installed;
-up to 22 for circuits of one-qubit runs, diagonals on up to four qubits and Pauli strings) runs
+up to 22 for circuits of one-qubit runs, diagonals on up to four qubits, Pauli strings and
+CNOT/SWAP/X networks) runs
 as a numba tape instead: the forward pass and the whole sweep, with every angle's gradient,
 are one compiled call each (:mod:`qdiff.sim.tape_kernels`), where the torch plan below spends its
 time dispatching ~180 small torch calls. Everything else is as below.

@@ -36,11 +36,14 @@ cores."""
 
 TAPE_WIDE_MAX_QUBITS = 22
 """Widest complex128 state the tape runs when every group of its program is one pass over the
-state without tables (:func:`streams`: one-qubit runs, diagonals on up to four qubits, Pauli strings; no
-whole-state permutation, whose index table would outgrow the state). One thread
-per row still beat the torch plan on two: QAOA MaxCut (p = 4, 3-regular) energy + gradient
-n = 16 59-69 against 129-142 ms, n = 18 225-277 against 900-937, n = 20 1.34 against 4.38 s,
-n = 22 7.1 against 20.1 s. Measured no wider; complex64 states stay on the plan (the kernels
+state without a table of the whole state (:func:`streams`: one-qubit runs, diagonals on up to four
+qubits, Pauli strings, CNOT/SWAP/X networks as two small tables; no other whole-state
+permutation, whose index table would outgrow the state). One thread per row still beat the
+torch plan on two: QAOA MaxCut (p = 4, 3-regular) energy + gradient n = 16 59-69 against 129-142
+ms, n = 18 225-277 against 900-937, n = 20 1.34 against 4.38 s, n = 22 7.1 against 20.1 s; the
+4-layer hardware-efficient (CX chain) energy + gradient 0.58x the plan's time at n = 18, 0.75x at
+n = 20 (its permutations follow their cycles in place on one thread: no state of scratch).
+Measured no wider; complex64 states stay on the plan (the kernels
 compute in complex128, twice the memory). Fewer rows than
 :data:`~qdiff.sim.jit.THREADED_MIN_ROWS` cut each pass over threads instead (``run_wide``,
 ``sweep_wide``; on this machine's two cores QAOA n = 20 ran 1.6x faster, forward and sweep,
@@ -145,6 +148,7 @@ def lower(program: Program) -> Tape | None:
             idata.append(np.asarray(perm, dtype=np.int64))
             isize += len(perm)
     gkind, gstart, gi, gc = [], [], [], []
+    affine_at: dict[bytes, int] = {}  # where each distinct affine table already is in idata
     steps, i = program.steps, 0
     while i < len(steps):
         j = i + 1
@@ -158,8 +162,20 @@ def lower(program: Program) -> Tape | None:
         gstart.append(i)
         gi.append(isize)
         gc.append(csize)
+        affine = None if one_qubit or not _is_permutation(steps[i]) else _affine_tables(steps[i:j],
+                                                                                        program.num_qubits)
         if one_qubit:
             gkind.append(K.GROUP_RUN)
+        elif affine is not None:  # CNOTs, SWAPs and X: two small tables, no phases; repeats share them
+            gkind.append(K.GROUP_AFFINE)
+            gc[-1] = -1
+            key = affine.tobytes()
+            if key in affine_at:
+                gi[-1] = affine_at[key]
+            else:
+                affine_at[key] = isize
+                idata.append(affine)
+                isize += len(affine)
         elif j - i > 1:  # one permutation of the whole state
             gkind.append(K.GROUP_PERMUTATION)
             perm, phases = _whole_permutation(steps[i:j], program.num_qubits)
@@ -183,19 +199,75 @@ def lower(program: Program) -> Tape | None:
 
 
 def streams(program: Program) -> bool:
-    """Whether every step of ``program`` becomes one pass over the state without tables on a tape
-    (``False`` without numba): one-qubit steps (runs), diagonals on up to four qubits
-    (:func:`~qdiff.sim.tape_kernels._diagonal_pass`) and Pauli-string rotations (masks); no
-    whole-state permutation or other table. Read from the steps (cached on the program), so that
-    a wide program that does not stream is never lowered: a 100-layer CX ansatz at n = 20 would
-    build 2.4 GB of permutation tables."""
+    """Whether every step of ``program`` becomes one pass over the state without a table of the
+    whole state on a tape (``False`` without numba): one-qubit steps (runs), diagonals on up to
+    four qubits (:func:`~qdiff.sim.tape_kernels._diagonal_pass`), Pauli-string rotations (masks)
+    and CNOTs, SWAPs and other phase-free affine permutations (two tables of about ``2**(n/2)``
+    entries a group). Read from the steps (cached on the program), so that a wide program that
+    does not stream is never lowered: the whole-state permutation tables of a 100-layer ansatz
+    with Toffolis at n = 20 would take 2.4 GB."""
     K = _kernels()
     if K is None:
         return False
     cache = program._torch
     if "streams" not in cache:
-        cache["streams"] = all(_one_pass(step, K.DIAGONAL_PASS_MAX_QUBITS) for step in program.steps)
+        cache["streams"] = all(_one_pass(step, K.DIAGONAL_PASS_MAX_QUBITS) or
+                               (_is_permutation(step) and _affine_local(step) is not None) for step in program.steps)
     return cache["streams"]
+
+
+def _affine_local(step) -> tuple[list[int], int] | None:  # type: ignore[no-untyped-def]
+    """A fixed monomial step's basis map ``j -> perm[j]`` on its qubits as ``(images of the unit
+    vectors under the linear part, perm[0])`` when it is affine over GF(2) with all phases one
+    (CNOT, SWAP, X, and products of them), else ``None`` (a Toffoli, a phase)."""
+    perm, phases = np.asarray(step.monomial[0]), np.asarray(step.monomial[1], dtype=complex)
+    if not np.allclose(phases, 1, rtol=0, atol=1e-12):
+        return None
+    k, constant = len(step.qubits), int(perm[0])
+    images = [int(perm[1 << i]) ^ constant for i in range(k)]
+    for j in range(1 << k):
+        image = constant
+        for i in range(k):
+            if j >> i & 1:
+                image ^= images[i]
+        if image != int(perm[j]):
+            return None
+    return images, constant
+
+
+def _affine_tables(steps, n: int) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+    """``[h, low (2**h), top (2**(n - h))]`` with ``h = n // 2`` for the map of basis indices
+    ``j -> A j ^ b = top[j >> h] ^ low[j & (2**h - 1)]`` that the fixed monomial ``steps`` make
+    together (see :func:`~qdiff.sim.tape_kernels._affine`), or ``None`` when one of them is not
+    :func:`_affine_local`."""
+    columns, shift = [1 << q for q in range(n)], 0  # A's columns (images of unit vectors) and b
+    for step in steps:
+        local = _affine_local(step)
+        if local is None:
+            return None
+        images, constant = local
+        mask = sum(1 << q for q in step.qubits)
+
+        def scatter(bits: int, qubits: tuple[int, ...] = step.qubits) -> int:
+            return sum(((bits >> i) & 1) << q for i, q in enumerate(qubits))
+
+        def linear(v: int, qubits: tuple[int, ...] = step.qubits, images: list[int] = images, mask: int = mask) -> int:
+            image = 0
+            for i, q in enumerate(qubits):
+                if v >> q & 1:
+                    image ^= images[i]
+            return (v & ~mask) | scatter(image, qubits)
+
+        columns = [linear(c) for c in columns]
+        shift = linear(shift) ^ scatter(constant)
+    h = n // 2
+    low, top = np.zeros(1, np.int64), np.array([shift], np.int64)
+    for q in range(n):
+        if q < h:
+            low = np.concatenate([low, low ^ columns[q]])
+        else:
+            top = np.concatenate([top, top ^ columns[q]])
+    return np.concatenate([[h], low, top])
 
 
 def _one_pass(step, diagonal_max: int) -> bool:  # type: ignore[no-untyped-def]

@@ -22,8 +22,8 @@ adjoint_module = importlib.import_module("qdiff.grad.adjoint")
 
 
 def _wide(n: int = 6) -> Circuit:
-    """Runs of one-qubit gates, CX chains (one permutation; in the second layer with a CY, so with
-    phases), three-qubit dense, monomial and Pauli steps, a fixed dense two-qubit gate, five-qubit
+    """Runs of one-qubit gates, CX chains (one affine permutation; in the second layer with a CY, a
+    whole-state permutation with phases), a CCX and CSWAP (one without phases), three-qubit dense, monomial and Pauli steps, a fixed dense two-qubit gate, five-qubit
     diagonal and Pauli rotations and a global phase."""
     c = Circuit(n, global_phase=0.3)
     a, b = Parameter("a"), Parameter("b")
@@ -48,10 +48,10 @@ def test_tape_forward_equals_steps(dtype, rows, angle_rows):
     program = compile_circuit(c)
     tp = program.on(dtype, torch.device("cpu"))
     tape = tape_module.lower(program)
-    assert set(tape.gkind.tolist()) == {0, 1, 2}  # steps, runs and whole-state permutations,
+    assert set(tape.gkind.tolist()) == {0, 1, 2, 3}  # steps, runs, whole-state and affine permutations,
     assert (tape.dmax, tape.mmax) == (32, 4)  # five-qubit steps, but no matrix wider than 2 qubits
     phased = tape.gc[tape.gkind == 2] >= 0
-    assert set(phased.tolist()) == {False, True}  # some without phases (CX chains), some with
+    assert set(phased.tolist()) == {False, True}  # some without phases (CCX, CSWAP), some with (CX chain, CY)
     g = torch.Generator().manual_seed(rows + angle_rows)
     values = torch.rand(angle_rows, c.num_parameters, generator=g, dtype=dtype.to_real())
     init = torch.randn(rows, 1 << c.num_qubits, generator=g, dtype=dtype)
@@ -199,8 +199,9 @@ def _one_pass_circuit(n: int) -> Circuit:
 def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
     """Past TAPE_MAX_QUBITS the tape still runs a complex128 state whose program streams: forward
     equal to the unfused steps, gradients equal to backprop's (per-row and shared angles; a few
-    rows cut each pass over threads). A whole-state permutation (here a CX pair) or complex64
-    sends the state to the torch plan."""
+    rows cut each pass over threads), CNOT, SWAP and X networks included (affine permutations,
+    two small tables each). A permutation without that form (a Toffoli) or complex64 sends the
+    state to the torch plan."""
     counts = _count(monkeypatch)
     n = tape_module.TAPE_MAX_QUBITS + 1
     c = _one_pass_circuit(n)
@@ -217,15 +218,21 @@ def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
     states = torch.randn(2, 1 << n, generator=torch.Generator().manual_seed(4), dtype=torch.complex128)
     _assert_tape_matches(c, values[1:], obs, states)  # shared angles, two rows: the gradient sums them
     assert counts == {"run": 2, "sweep": 2}
+    permuting = _one_pass_circuit(n)
+    permuting.cx(0, 1).cx(1, n - 1).swap(2, 9).x(4).cx(5, 3).rx(permuting.parameters[0], 2).cx(8, 0)
+    permuting_tape = tape_module.lower(compile_circuit(permuting))
+    assert tape_module.streams(compile_circuit(permuting))
+    assert permuting_tape.gkind.tolist().count(K.GROUP_AFFINE) == 2  # the network before the rx, the lone CX after
+    assert permuting_tape.idata.size < 2 * (6 + 2 * 2 ** (n - n // 2 + 1))  # no table of the whole state
+    _assert_tape_matches(permuting, values, obs)
+    assert counts == {"run": 3, "sweep": 3}
     v = values[0].clone().requires_grad_(True)
     qdiff.expval(c, obs, v, method="adjoint", dtype=torch.complex64).backward()
-    permuting = _one_pass_circuit(n).cx(0, 1).cx(1, 2)
-    qdiff.expval(permuting, obs, v, method="adjoint").backward()
-    assert counts == {"run": 2, "sweep": 2}
-    permuting_program = compile_circuit(permuting)
-    assert not tape_module.streams(permuting_program) and "tape" not in permuting_program._torch  # never lowered
-    lone_cx = _one_pass_circuit(n).cx(0, 1)  # a fixed two-qubit monomial step: gathers through tables
-    assert not tape_module.streams(compile_circuit(lone_cx))
+    toffoli = _one_pass_circuit(n).cx(0, 1).ccx(1, 2, 3)
+    qdiff.expval(toffoli, obs, v, method="adjoint").backward()
+    assert counts == {"run": 3, "sweep": 3}
+    toffoli_program = compile_circuit(toffoli)
+    assert not tape_module.streams(toffoli_program) and "tape" not in toffoli_program._torch  # never lowered
 
 
 def test_the_sweep_overwrites_the_final_state_only_when_nothing_reads_it(monkeypatch):
@@ -350,3 +357,46 @@ def test_a_forked_child_runs_its_rows_without_the_parents_thread_pool():
     answer = os.read(read, 1)
     os.close(read)
     assert status == 0 and answer == b"1"
+
+
+@pytest.mark.parametrize("n", [3, 6, 11])
+def test_affine_permutations_in_place_and_through_scratch_agree(n):
+    """CNOT, SWAP and X networks as two small tables (:func:`~qdiff.sim.tape._affine_tables`):
+    the map equals the whole-state permutation, the cycle-following kernel of wide states equals
+    the copy-and-scatter one of small states both ways, the inverse undoes it, and repeated
+    layers share one table."""
+    K = jit.kernels("tape_kernels")
+    rng = np.random.default_rng(n)
+    c = Circuit(n)
+    for _ in range(3 * n):
+        a, b = (int(q) for q in rng.choice(n, 2, replace=False))
+        (c.cx if rng.random() < 0.6 else c.swap)(a, b)
+        if rng.random() < 0.3:
+            c.x(a)
+    steps = compile_circuit(c).steps
+    tables = tape_module._affine_tables(steps, n)
+    perm, phases = tape_module._whole_permutation(steps, n)
+    h = int(tables[0])
+    j = np.arange(1 << n)
+    assert np.array_equal(tables[1 + (1 << h) + (j >> h)] ^ tables[1 + (j & ((1 << h) - 1))], perm)
+    assert np.all(phases == 1) and not np.array_equal(perm, j)
+    x = rng.standard_normal(1 << n) + 1j * rng.standard_normal(1 << n)
+    visited = np.empty((1 << n) // 64 + 1, dtype=np.uint64)
+    for inverse in (False, True):
+        scattered, followed = x.copy(), x.copy()
+        K._permute_affine(scattered, np.empty_like(x), tables, 0, inverse)
+        K._affine_in_place(followed, visited, tables, 0, inverse)
+        assert np.array_equal(scattered, followed)
+        if not inverse:
+            assert np.array_equal(scattered[perm], x)  # new[perm[j]] = old[j]
+            K._affine_in_place(followed, visited, tables, 0, True)
+            assert np.array_equal(followed, x)
+    layered = Circuit(n)
+    for layer in range(3):
+        for q in range(n):
+            layered.ry(0.1 * layer + q, q)
+        for q in range(n - 1):
+            layered.cx(q, q + 1)
+    tape = tape_module.lower(compile_circuit(layered))
+    groups = tape.gkind == K.GROUP_AFFINE
+    assert groups.sum() == 3 and len(set(tape.gi[groups].tolist())) == 1  # one table for the three chains
