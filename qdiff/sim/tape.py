@@ -41,8 +41,8 @@ qubits, Pauli strings, CNOT/SWAP/X networks as two small tables; no other whole-
 permutation, whose index table would outgrow the state). One thread per row still beat the
 torch plan on two: QAOA MaxCut (p = 4, 3-regular) energy + gradient n = 16 59-69 against 129-142
 ms, n = 18 225-277 against 900-937, n = 20 1.34 against 4.38 s, n = 22 7.1 against 20.1 s; the
-4-layer hardware-efficient (CX chain) energy + gradient 0.58x the plan's time at n = 18, 0.75x at
-n = 20 (its permutations follow their cycles in place on one thread: no state of scratch).
+4-layer hardware-efficient (CX chain) energy + gradient 0.50-0.54x the plan's time at n = 18,
+0.55-0.58x at n = 20 (the sweep follows its permutations' cycles in place: no state of scratch).
 Measured no wider; complex64 states stay on the plan (the kernels
 compute in complex128, twice the memory). Fewer rows than
 :data:`~qdiff.sim.jit.THREADED_MIN_ROWS` cut each pass over threads instead (``run_wide``,

@@ -536,12 +536,19 @@ def _permute_affine(x, scratch, idata, i0, inverse):  # type: ignore[no-untyped-
     ``2**(n - h)`` entries, about ``2**(n/2)`` each, where a table of the whole map holds ``2**n``:
     8 MiB a group at n = 20)."""
     _copy(x, scratch)
+    _affine_share(x, scratch, idata, i0, inverse, 0, x.shape[0] >> idata[i0])
+
+
+@njit(cache=True, fastmath=True)
+def _affine_share(x, scratch, idata, i0, inverse, u0, u1):  # type: ignore[no-untyped-def]
+    """:func:`_permute_affine` after the copy, over the indices ``j`` whose top bits ``j >> h``
+    run over ``u0 .. u1-1`` only."""
     h = np.uint64(idata[i0])
     L = _ONE << h
     low = np.uint64(i0) + _ONE
     top = low + L
-    for t in range(np.uint64(x.shape[0]) >> h):
-        u = np.uint64(t)
+    for t in range(np.uint64(u1) - np.uint64(u0)):
+        u = np.uint64(u0) + np.uint64(t)
         image = np.uint64(idata[top + u])
         base = u << h
         if inverse:
@@ -796,13 +803,15 @@ def _affine_image(j, idata, low, top, h, mask):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True)
-def _affine_in_place(x, visited, idata, i0, inverse):  # type: ignore[no-untyped-def]
-    """:func:`_permute_affine` without a state of scratch, for wide states: each cycle of the map
-    is followed once, moving one amplitude at a time (``visited``, ``(2**n / 64 + 1,)`` ``uint64``,
-    one bit an index, marks what has moved). The adjoint sweep of a wide state then holds three
-    states (final, cotangent, its working copy) instead of four, at 2.7x the time of the copy and
-    scatter on one thread (15 against 5.7 ms for a CX chain at n = 20: each move waits for its
-    memory access; following 16 cycles at once took 30 ms)."""
+def _affine_in_place(x, y, visited, idata, i0):  # type: ignore[no-untyped-def]
+    """The inverse of :func:`_permute_affine` on both ``x`` and ``y`` (the sweep's two states)
+    without a state of scratch, for wide states: ``new[j] = old[A j ^ b]``, each cycle of the map
+    followed once, moving one amplitude of each state at a time (``visited``,
+    ``(2**n / 64 + 1,)`` ``uint64``, one bit an index, marks what has moved). The adjoint sweep of
+    a wide state then holds three states (final, cotangent, its working copy) instead of four,
+    at about twice the time of copy and scatter on one thread (the inverse of a CX chain at
+    n = 20 on both states: 18.4 against 9.7 ms; each move waits for its memory access, so the two
+    states share the walk: one state alone took 15 ms; following 16 cycles at once, 30 ms)."""
     h = np.uint64(idata[i0])
     mask = (_ONE << h) - _ONE
     low = np.uint64(i0) + _ONE
@@ -817,43 +826,54 @@ def _affine_in_place(x, visited, idata, i0, inverse):  # type: ignore[no-untyped
         visited[start >> six] |= _ONE << (start & word)
         current = start
         image = _affine_image(current, idata, low, top, h, mask)
-        if inverse:  # new[j] = old[A j ^ b]: pull each amplitude from its image
-            first = x[start]
-            while image != start:
-                x[current] = x[image]
-                visited[image >> six] |= _ONE << (image & word)
-                current = image
-                image = _affine_image(current, idata, low, top, h, mask)
-            x[current] = first
-        else:  # new[A j ^ b] = old[j]: push each amplitude to its image
-            carry = x[start]
-            while image != start:
-                carry, x[image] = x[image], carry
-                visited[image >> six] |= _ONE << (image & word)
-                image = _affine_image(image, idata, low, top, h, mask)
-            x[start] = carry
+        first_x, first_y = x[start], y[start]
+        while image != start:  # pull each amplitude from its image
+            x[current] = x[image]
+            y[current] = y[image]
+            visited[image >> six] |= _ONE << (image & word)
+            current = image
+            image = _affine_image(current, idata, low, top, h, mask)
+        x[current] = first_x
+        y[current] = first_y
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _permute_affine_wide(x, scratch, idata, i0):  # type: ignore[no-untyped-def]
+    """:func:`_permute_affine` (forward) with the copy and the scatter each cut over threads in
+    :data:`SHARES` pieces (inlined into :func:`run_wide`, whose parallel loops they become)."""
+    N = x.shape[0]
+    for c in prange(SHARES):
+        share = np.int64(c)
+        for i in range(N * share // SHARES, N * (share + 1) // SHARES):
+            scratch[i] = x[i]
+    tops = N >> idata[i0]
+    for c in prange(SHARES):
+        share = np.int64(c)
+        _affine_share(x, scratch, idata, i0, False, tops * share // SHARES, tops * (share + 1) // SHARES)
 
 
 @njit(cache=True, fastmath=True, parallel=True)
 def run_wide(state, angles, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax,  # type: ignore[no-untyped-def]
              mmax):
     """As :func:`run` for a tape that streams (:func:`qdiff.sim.tape.streams`: runs, diagonals on
-    up to four qubits, Pauli strings and affine permutations only, the last in place on one thread),
-    rows one after the other, each other pass spread over threads
-    in :data:`SHARES` pieces: a few wide rows, which :func:`run_rows` would leave on one thread."""
+    up to four qubits, Pauli strings and affine permutations only), rows one after the other, each
+    pass spread over threads in :data:`SHARES` pieces: a few wide rows, which :func:`run_rows` would
+    leave on one thread. Affine permutations copy the state to a scratch state and scatter it
+    back (the forward holds three states at most: the initial, this working one and the scratch;
+    the sweep, the adjoint's peak, follows the cycles in place instead)."""
     shared = angles.shape[0] == 1
     none = np.zeros(0, dtype=state.dtype)
     no = none.shape[0] > 0
     size, segment_bits = _pieces(state.shape[1])
     ops = np.empty((kind.shape[0], 4), dtype=state.dtype)
-    visited = np.empty(state.shape[1] // 64 + 1, dtype=np.uint64)
+    scratch = np.empty(state.shape[1] if _permutes(gkind) else 0, dtype=state.dtype)
     for r in range(state.shape[0]):
         x, a = state[r], angles[0 if shared else r]
         _step_operators(a, kind, qstart, cstart, istart, cdata, idata, slot, ops)
         for g in range(gkind.shape[0]):
             s0, s1 = gstart[g], gstart[g + 1]
             if gkind[g] == GROUP_AFFINE:
-                _affine_in_place(x, visited, idata, gi[g], False)
+                _permute_affine_wide(x, scratch, idata, gi[g])
             elif gkind[g] == GROUP_RUN:
                 m00, m01, m10, m11 = _run_product(ops, s0, s1)
                 q = qubits[qstart[s0]]
@@ -877,7 +897,9 @@ def run_wide(state, angles, gkind, gstart, gi, gc, kind, qstart, qubits, cstart,
 def sweep_wide(psi, lam, angles, grad, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata,  # type: ignore[no-untyped-def]
                idata, dmax, mmax):
     """As :func:`sweep` for a tape that streams, each pass spread over threads (:func:`run_wide`);
-    each piece's share of a cross matrix or generator term is added up after the pass."""
+    each piece's share of a cross matrix or generator term is added up after the pass. Affine
+    permutations follow their cycles in place on one thread (:func:`_affine_in_place`): with a
+    state of scratch the sweep would hold four states, not three."""
     shared = angles.shape[0] == 1
     h = psi.shape[1] >> 1
     size, segment_bits = _pieces(psi.shape[1])
@@ -893,8 +915,7 @@ def sweep_wide(psi, lam, angles, grad, gkind, gstart, gi, gc, kind, qstart, qubi
         for g in range(gkind.shape[0] - 1, -1, -1):
             s0, s1 = gstart[g], gstart[g + 1]
             if gkind[g] == GROUP_AFFINE:
-                _affine_in_place(p, visited, idata, gi[g], True)
-                _affine_in_place(q, visited, idata, gi[g], True)
+                _affine_in_place(p, q, visited, idata, gi[g])
             elif gkind[g] == GROUP_RUN:
                 m00, m01, m10, m11 = _run_product(ops, s0, s1)
                 b = qubits[qstart[s0]]

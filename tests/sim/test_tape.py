@@ -362,9 +362,9 @@ def test_a_forked_child_runs_its_rows_without_the_parents_thread_pool():
 @pytest.mark.parametrize("n", [3, 6, 11])
 def test_affine_permutations_in_place_and_through_scratch_agree(n):
     """CNOT, SWAP and X networks as two small tables (:func:`~qdiff.sim.tape._affine_tables`):
-    the map equals the whole-state permutation, the cycle-following kernel of wide states equals
-    the copy-and-scatter one of small states both ways, the inverse undoes it, and repeated
-    layers share one table."""
+    the map equals the whole-state permutation, its inverse undoes it both through scratch and
+    (the wide sweep's two states at once) by following its cycles in place, and repeated layers
+    share one table."""
     K = jit.kernels("tape_kernels")
     rng = np.random.default_rng(n)
     c = Circuit(n)
@@ -381,16 +381,13 @@ def test_affine_permutations_in_place_and_through_scratch_agree(n):
     assert np.array_equal(tables[1 + (1 << h) + (j >> h)] ^ tables[1 + (j & ((1 << h) - 1))], perm)
     assert np.all(phases == 1) and not np.array_equal(perm, j)
     x = rng.standard_normal(1 << n) + 1j * rng.standard_normal(1 << n)
-    visited = np.empty((1 << n) // 64 + 1, dtype=np.uint64)
-    for inverse in (False, True):
-        scattered, followed = x.copy(), x.copy()
-        K._permute_affine(scattered, np.empty_like(x), tables, 0, inverse)
-        K._affine_in_place(followed, visited, tables, 0, inverse)
-        assert np.array_equal(scattered, followed)
-        if not inverse:
-            assert np.array_equal(scattered[perm], x)  # new[perm[j]] = old[j]
-            K._affine_in_place(followed, visited, tables, 0, True)
-            assert np.array_equal(followed, x)
+    forward = x.copy()
+    K._permute_affine(forward, np.empty_like(x), tables, 0, False)
+    assert np.array_equal(forward[perm], x)  # new[perm[j]] = old[j]
+    scattered, followed, other = forward.copy(), forward.copy(), 2 * forward
+    K._permute_affine(scattered, np.empty_like(x), tables, 0, True)
+    K._affine_in_place(followed, other, np.empty((1 << n) // 64 + 1, dtype=np.uint64), tables, 0)
+    assert np.array_equal(scattered, x) and np.array_equal(followed, x) and np.array_equal(other, 2 * x)
     layered = Circuit(n)
     for layer in range(3):
         for q in range(n):
