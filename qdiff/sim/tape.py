@@ -238,28 +238,16 @@ def _affine_local(step) -> tuple[list[int], int] | None:  # type: ignore[no-unty
 def _affine_tables(steps, n: int) -> np.ndarray | None:  # type: ignore[no-untyped-def]
     """``[h, low (2**h), top (2**(n - h))]`` with ``h = n // 2`` for the map of basis indices
     ``j -> A j ^ b = top[j >> h] ^ low[j & (2**h - 1)]`` that the fixed monomial ``steps`` make
-    together (see :func:`~qdiff.sim.tape_kernels._affine`), or ``None`` when one of them is not
-    :func:`_affine_local`."""
+    together (see :func:`~qdiff.sim.tape_kernels._permute_affine`), or ``None`` when one of them
+    is not :func:`_affine_local`."""
     columns, shift = [1 << q for q in range(n)], 0  # A's columns (images of unit vectors) and b
     for step in steps:
         local = _affine_local(step)
         if local is None:
             return None
         images, constant = local
-        mask = sum(1 << q for q in step.qubits)
-
-        def scatter(bits: int, qubits: tuple[int, ...] = step.qubits) -> int:
-            return sum(((bits >> i) & 1) << q for i, q in enumerate(qubits))
-
-        def linear(v: int, qubits: tuple[int, ...] = step.qubits, images: list[int] = images, mask: int = mask) -> int:
-            image = 0
-            for i, q in enumerate(qubits):
-                if v >> q & 1:
-                    image ^= images[i]
-            return (v & ~mask) | scatter(image, qubits)
-
-        columns = [linear(c) for c in columns]
-        shift = linear(shift) ^ scatter(constant)
+        columns = [_apply_linear(c, step.qubits, images) for c in columns]
+        shift = _apply_linear(shift, step.qubits, images) ^ _scatter_bits(constant, step.qubits)
     h = n // 2
     low, top = np.zeros(1, np.int64), np.array([shift], np.int64)
     for q in range(n):
@@ -268,6 +256,21 @@ def _affine_tables(steps, n: int) -> np.ndarray | None:  # type: ignore[no-untyp
         else:
             top = np.concatenate([top, top ^ columns[q]])
     return np.concatenate([[h], low, top])
+
+
+def _scatter_bits(bits: int, qubits: tuple[int, ...]) -> int:
+    """A step's local index as whole-state bits (bit ``i`` onto qubit ``qubits[i]``)."""
+    return sum(((bits >> i) & 1) << q for i, q in enumerate(qubits))
+
+
+def _apply_linear(v: int, qubits: tuple[int, ...], images: list[int]) -> int:
+    """The linear part of a step's affine map (local unit-vector ``images``) on the whole-state
+    index ``v``: its bits on ``qubits`` replaced by their image, the others kept."""
+    image = 0
+    for i, q in enumerate(qubits):
+        if v >> q & 1:
+            image ^= images[i]
+    return (v & ~_scatter_bits((1 << len(qubits)) - 1, qubits)) | _scatter_bits(image, qubits)
 
 
 def _one_pass(step, diagonal_max: int) -> bool:  # type: ignore[no-untyped-def]

@@ -798,7 +798,7 @@ def _pieces(N):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, fastmath=True, inline="always")
 def _affine_image(j, idata, low, top, h, mask):  # type: ignore[no-untyped-def]
-    """``A j ^ b`` from the two tables of :func:`_affine` (``uint64`` throughout)."""
+    """``A j ^ b`` from the two tables of :func:`_permute_affine` (``uint64`` throughout)."""
     return np.uint64(idata[top + (j >> h)]) ^ np.uint64(idata[low + (j & mask)])
 
 
@@ -907,7 +907,7 @@ def sweep_wide(psi, lam, angles, grad, gkind, gstart, gi, gc, kind, qstart, qubi
     y = np.zeros(4, dtype=psi.dtype)
     ys = np.zeros((SHARES, 4), dtype=psi.dtype)
     terms = np.zeros(SHARES)
-    visited = np.empty(psi.shape[1] // 64 + 1, dtype=np.uint64)
+    visited = np.empty(psi.shape[1] // 64 + 1 if _permutes(gkind) else 0, dtype=np.uint64)
     for r in range(psi.shape[0]):
         p, q = psi[r], lam[r]
         a, gr = angles[0 if shared else r], grad[0 if shared else r]
