@@ -156,8 +156,8 @@ def lower(program: Program) -> Tape | None:
         if one_qubit:
             while j < len(steps) and steps[j].qubits == steps[i].qubits:
                 j += 1
-        elif _is_permutation(steps[i]):
-            while j < len(steps) and _is_permutation(steps[j]):
+        elif _is_permutation(steps[i]):  # one-qubit monomials (X, Y) stay runs: a Y's phases would
+            while j < len(steps) and _is_permutation(steps[j]) and len(steps[j].qubits) > 1:  # make a table
                 j += 1
         gstart.append(i)
         gi.append(isize)

@@ -222,15 +222,21 @@ def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
     permuting.cx(0, 1).cx(1, n - 1).swap(2, 9).x(4).cx(5, 3).rx(permuting.parameters[0], 2).cx(8, 0)
     permuting_tape = tape_module.lower(compile_circuit(permuting))
     assert tape_module.streams(compile_circuit(permuting))
-    assert permuting_tape.gkind.tolist().count(K.GROUP_AFFINE) == 2  # the network before the rx, the lone CX after
+    assert permuting_tape.gkind.tolist().count(K.GROUP_AFFINE) == 3  # CX, CX, SWAP | X (a run) | CX | rx | CX
     assert permuting_tape.idata.size < 2 * (6 + 2 * 2 ** (n - n // 2 + 1))  # no table of the whole state
     _assert_tape_matches(permuting, values, obs)
     assert counts == {"run": 3, "sweep": 3}
+    phased = _one_pass_circuit(n)  # a Y between CNOTs: a run of its own, not part of their permutation
+    phased.cx(0, 1).y(1).cx(2, 3).x(4).cx(4, 5).rz(phased.parameters[0], 1)
+    assert set(tape_module.lower(compile_circuit(phased)).gkind.tolist()) == {K.GROUP_STEP, K.GROUP_RUN,
+                                                                             K.GROUP_AFFINE}
+    _assert_tape_matches(phased, values, obs)
+    assert counts == {"run": 4, "sweep": 4}
     v = values[0].clone().requires_grad_(True)
     qdiff.expval(c, obs, v, method="adjoint", dtype=torch.complex64).backward()
     toffoli = _one_pass_circuit(n).cx(0, 1).ccx(1, 2, 3)
     qdiff.expval(toffoli, obs, v, method="adjoint").backward()
-    assert counts == {"run": 3, "sweep": 3}
+    assert counts == {"run": 4, "sweep": 4}
     toffoli_program = compile_circuit(toffoli)
     assert not tape_module.streams(toffoli_program) and "tape" not in toffoli_program._torch  # never lowered
 
