@@ -3,8 +3,9 @@
 On a small state the torch plan's cost is dispatch, not arithmetic: an 8-qubit energy gradient
 makes about 180 torch calls of a few microseconds each for a few hundred thousand flops. A tape
 holds every step of a :class:`~qdiff.sim.program.Program` in a handful of numpy arrays, grouped
-once (a run of one-qubit steps on one qubit: one 2 x 2 product; consecutive fixed monomials: one
-permutation of the whole state; anything else: a step of its own; on a few thousand amplitudes
+once (a run of one-qubit steps on one qubit: one 2 x 2 product; consecutive fixed multi-qubit
+monomials: one permutation of the whole state, from two small tables for CNOT/SWAP/X networks;
+anything else: a step of its own; on a few thousand amplitudes
 each group is a cache-resident pass), and :mod:`qdiff.sim.tape_kernels` runs the forward pass, or
 the whole adjoint sweep with every angle's gradient, in one call.
 
@@ -65,10 +66,13 @@ class Tape:
 
     Attributes:
         gkind, gstart, gi, gc: the groups the kernels run: ``GROUP_RUN`` (consecutive one-qubit
-            steps on one qubit, applied as one 2 x 2 product), ``GROUP_PERMUTATION`` (consecutive
-            fixed monomial steps as one permutation of the whole state, its ``2**n`` indices at
-            ``idata[gi]`` and phases at ``cdata[gc]``, ``gc`` -1 when they are all one) or
-            ``GROUP_STEP`` (one step); group ``g`` holds steps ``gstart[g] .. gstart[g+1]-1``.
+            steps on one qubit, applied as one 2 x 2 product), ``GROUP_AFFINE`` (consecutive fixed
+            multi-qubit monomials that together map basis indices by ``j -> A j ^ b`` with no
+            phases, CNOTs, SWAPs: :func:`_affine_tables` at ``idata[gi]``, ``gc`` -1),
+            ``GROUP_PERMUTATION`` (other such runs of two or more, as one permutation of the whole
+            state, its ``2**n`` indices at ``idata[gi]`` and phases at ``cdata[gc]``, ``gc`` -1 when
+            they are all one) or ``GROUP_STEP`` (one step); group ``g`` holds steps
+            ``gstart[g] .. gstart[g+1]-1``.
         kind, qstart, qubits, cstart, istart, slot: ``int64`` step tables (``slot`` -1 for fixed steps).
         cdata: every step's complex data in one array (complex128, as the kernels compute).
         idata: the permutations of monomial and Pauli steps.

@@ -24,7 +24,7 @@ step's qubits zero) is ``base + offset[j]``. Step kinds and their data (``cdata`
 The kernels walk *groups* of steps (:class:`qdiff.sim.tape.Tape`): a run of one-qubit steps on one
 qubit is one pass over amplitude pairs with the product of its 2 x 2 operators (:func:`_pairs`,
 and in the sweep :func:`_cross_pairs` plus a walk of the 2 x 2 cross matrix back through the run);
-consecutive fixed monomials are one permutation of the whole state (:func:`_permute`; CNOTs, SWAPs
+consecutive fixed multi-qubit monomials are one permutation of the whole state (:func:`_permute`; CNOTs, SWAPs
 and X, an affine map of the basis indices, from two small tables: :func:`_permute_affine`, and
 on wide states :func:`_affine_in_place`, without scratch); any other
 step goes through :func:`_step` (a diagonal on up to four qubits: :func:`_diagonal_pass`; another
