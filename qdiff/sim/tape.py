@@ -166,11 +166,10 @@ def lower(program: Program) -> Tape | None:
         gstart.append(i)
         gi.append(isize)
         gc.append(csize)
-        affine = None if one_qubit or not _is_permutation(steps[i]) else _affine_tables(steps[i:j],
-                                                                                        program.num_qubits)
         if one_qubit:
             gkind.append(K.GROUP_RUN)
-        elif affine is not None:  # CNOTs, SWAPs and X: two small tables, no phases; repeats share them
+        elif _is_permutation(steps[i]) and (affine := _affine_tables(steps[i:j], program.num_qubits)) is not None:
+            # CNOTs, SWAPs and X: two small tables, no phases; repeats share them
             gkind.append(K.GROUP_AFFINE)
             gc[-1] = -1
             key = affine.tobytes()

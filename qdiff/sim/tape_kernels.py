@@ -501,10 +501,12 @@ def _phases(theta, l0, l1):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True)
-def _copy(x, scratch):  # type: ignore[no-untyped-def]
-    """``scratch[:] = x`` (a loop: the slice assignment's broadcast checks took 4-5 s to compile)."""
-    for i in range(np.uint64(x.shape[0])):
-        scratch[i] = x[i]
+def _copy(x, scratch, i0, i1):  # type: ignore[no-untyped-def]
+    """``scratch[i0:i1] = x[i0:i1]`` (a loop: the slice assignment's broadcast checks took 4-5 s
+    to compile)."""
+    for i in range(np.uint64(i1) - np.uint64(i0)):
+        j = np.uint64(i0) + np.uint64(i)
+        scratch[j] = x[j]
 
 
 @njit(cache=True, fastmath=True)
@@ -513,7 +515,7 @@ def _permute(x, scratch, idata, i0, cdata, c0, inverse):  # type: ignore[no-unty
     inverse), ``perm`` at ``idata[i0:]``, ``phases`` at ``cdata[c0:]``, or all ones when ``c0`` is
     negative (a CNOT chain: no multiplies). Offsets, not slices: a slice is an array object,
     counted in and out of memory management at each call."""
-    _copy(x, scratch)
+    _copy(x, scratch, 0, x.shape[0])
     if c0 < 0 and inverse:
         for i in range(x.shape[0]):
             x[i] = scratch[np.uint64(idata[i0 + i])]
@@ -535,7 +537,7 @@ def _permute_affine(x, scratch, idata, i0, inverse):  # type: ignore[no-untyped-
     low[j & (2**h - 1)]``: the two tables follow ``h`` at ``idata[i0:]`` (``2**h`` and
     ``2**(n - h)`` entries, about ``2**(n/2)`` each, where a table of the whole map holds ``2**n``:
     8 MiB a group at n = 20)."""
-    _copy(x, scratch)
+    _copy(x, scratch, 0, x.shape[0])
     _affine_share(x, scratch, idata, i0, inverse, 0, x.shape[0] >> idata[i0])
 
 
@@ -844,8 +846,7 @@ def _permute_affine_wide(x, scratch, idata, i0):  # type: ignore[no-untyped-def]
     N = x.shape[0]
     for c in prange(SHARES):
         share = np.int64(c)
-        for i in range(N * share // SHARES, N * (share + 1) // SHARES):
-            scratch[i] = x[i]
+        _copy(x, scratch, N * share // SHARES, N * (share + 1) // SHARES)
     tops = N >> idata[i0]
     for c in prange(SHARES):
         share = np.int64(c)
