@@ -124,3 +124,36 @@ def test_gpu_check_without_cuda_says_so_and_exits_2(monkeypatch, capsys):
     assert gpu_check.main([]) == 2
     out = capsys.readouterr().out
     assert "no CUDA device" in out and "--device cpu" in out
+
+
+def test_batch_ceiling_times_the_tape_kernel_on_every_row(monkeypatch):
+    """The ceiling of target 3 comes from the numba kernel itself, run once per timed repeat on
+    all rows of the batch (their final states equal qdiff.state's), and from the rows / threads."""
+    import pytest
+    import torch
+
+    pytest.importorskip("numba")
+    import qdiff
+    from benchmarks.bench_simulator import BatchRow, hardware_efficient, kernel_seconds_per_row
+    from qdiff.sim import tape as tape_module
+
+    kernels = tape_module._kernels()
+    seen: list[np.ndarray] = []
+
+    class Recording:
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return getattr(kernels, name)
+
+        def run(self, x, *rest):  # type: ignore[no-untyped-def]
+            kernels.run(x, *rest)
+            seen.append(x.copy())
+
+    monkeypatch.setattr(tape_module, "_kernels", lambda: Recording())
+    circuit = hardware_efficient(3, 2)
+    values = torch.rand(5, circuit.num_parameters, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    seconds, threads = kernel_seconds_per_row(circuit, values, repeats=3)
+    assert seconds > 0 and threads >= 1
+    assert len(seen) == 2 + 3 and all(x.shape == (5, 8) for x in seen)  # warm-up twice, then each repeat
+    np.testing.assert_allclose(seen[-1], qdiff.state(circuit, values).numpy(), atol=1e-12)
+    row = BatchRow("qdiff.state", "complex128", batched_ms=2.0, loop_ms=100.0, kernel_row_us=10.0, threads=2, rows=1000)
+    assert row.speedup == 50.0 and row.ceiling == 100.0 / (10e-3 * 1000 / 2)
