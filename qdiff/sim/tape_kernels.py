@@ -29,6 +29,10 @@ and X, an affine map of the basis indices, from two small tables: :func:`_permut
 on wide states :func:`_affine_in_place`, without scratch); any other
 step goes through :func:`_step` (a diagonal on up to four qubits: :func:`_diagonal_pass`; another
 two-qubit step: :func:`_quads`; more, or a Pauli rotation: the generic :func:`_apply`).
+
+One file on purpose: numba's on-disk cache checks only the timestamp of the file that defines a
+cached function, so a kernel that called an edited function from another file would keep running
+its stale compiled copy (numba's documented cache limitation).
 """
 
 from __future__ import annotations
