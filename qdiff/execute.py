@@ -46,7 +46,7 @@ DEFAULT_DTYPE = torch.complex128
 class _Prepared:
     program: TorchProgram
     angles: torch.Tensor | None  # (B, num_slots)
-    initial: torch.Tensor  # (B, 2**n)
+    initial: torch.Tensor  # (B, 2**n); a basis state is one row expanded (batch stride 0): read only
     batch_shape: tuple[int, ...]
     num_qubits: int
 
@@ -136,9 +136,11 @@ def prepare(circuit: Circuit, values: Values, initial_state: InitialState = None
     check_state_fits(n, max(B, 1), dtype, device)
     program = compile_circuit(circuit).on(dtype, device)
     dim = 2**n
-    if basis_index:
-        initial = torch.zeros(B, dim, dtype=dtype, device=device)
+    if basis_index:  # one row, seen B times (stride 0): engines copy it as they start, if at all
+        initial = torch.zeros(1, dim, dtype=dtype, device=device)
         initial.select(1, init).fill_(1)
+        if B > 1:
+            initial = initial.expand(B, dim)
     else:
         initial = init.expand(batch_shape + (dim,)).reshape(B, dim).contiguous()
     angles = None

@@ -370,15 +370,29 @@ def _angles(angles: torch.Tensor) -> np.ndarray:
     return angles.detach().to(torch.float64).contiguous().numpy()
 
 
+def _initial_rows(state: torch.Tensor) -> np.ndarray:
+    """What the forward kernels read the initial states from (never write): ``(1, 2**n)`` when
+    every row of ``state`` ``(B, 2**n)`` is one state (a batch stride of 0, as
+    :func:`qdiff.execute.prepare` lays out a basis state), else ``(B, 2**n)``; complex128 and
+    contiguous, a view of ``state`` when it already is."""
+    s = state.detach()
+    if s.shape[0] > 1 and s.stride(0) == 0:
+        s = s[:1]
+    if s.dtype != torch.complex128 or s.is_conj() or not s.is_contiguous():  # else a view, in one call
+        s = s.resolve_conj().to(torch.complex128).contiguous()
+    return s.numpy()
+
+
 def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     """The final states for ``state`` ``(B, 2**n)`` (not modified) and ``angles`` ``(B or 1, S)``.
 
     The kernels work in complex128 whatever the state's dtype (one compiled set instead of two:
-    compiling one took 15-30 s on these machines; a small state's precision costs nothing here)."""
-    out = _working(state)
+    compiling one took 15-30 s on these machines; a small state's precision costs nothing here).
+    They copy each row's initial state into the result themselves (:func:`_initial_rows`): a
+    batch that starts from one basis state allocates only the result."""
+    out = torch.empty(state.shape, dtype=torch.complex128)
     x = out.numpy()
-    a = _angles(angles)
-    _kernel(x, "run")(x, a, *_arrays(tape))
+    _kernel(x, "run")(x, _initial_rows(state), _angles(angles), *_arrays(tape))
     if tape.global_phase != 1:
         out.mul_(tape.global_phase)
     return out.to(state.dtype)

@@ -656,19 +656,32 @@ def _run_gradient(y, ops, s0, s1, kind, cstart, cdata, slot, grad):  # type: ign
 
 
 @njit(cache=True, fastmath=True)
-def run(state, angles, *tape):  # type: ignore[no-untyped-def]
-    """Apply every group of steps to each row of ``state`` ``(B, 2**n)`` in place."""
+def _initial_row(initial, r):  # type: ignore[no-untyped-def]
+    """Row ``r``'s initial state in ``initial`` ``(Bi, 2**n)``: ``Bi`` 1 (every row starts from
+    it) or ``B``."""
+    return initial[0 if initial.shape[0] == 1 else r]
+
+
+@njit(cache=True, fastmath=True)
+def run(state, initial, angles, *tape):  # type: ignore[no-untyped-def]
+    """Each row of ``state`` ``(B, 2**n)`` becomes its initial state (``initial`` ``(Bi, 2**n)``,
+    read only: ``Bi`` 1 shared by every row, or ``B``), then goes through every group of steps in
+    place. The copy runs row by row in the kernel, so a batch that starts from one state needs
+    neither a batch-sized initial tensor nor a working copy of one."""
     shared = angles.shape[0] == 1
     for r in range(state.shape[0]):
+        _copy(_initial_row(initial, r), state[r], 0, state.shape[1])
         _run_row(state[r], angles[0 if shared else r], *tape)
 
 
 @njit(cache=True, fastmath=True, parallel=True)
-def run_rows(state, angles, *tape):  # type: ignore[no-untyped-def]
+def run_rows(state, initial, angles, *tape):  # type: ignore[no-untyped-def]
     """As :func:`run`, the rows spread over threads."""
     shared = angles.shape[0] == 1
-    for r in prange(state.shape[0]):
-        _run_row(state[r], angles[0 if shared else np.int64(r)], *tape)  # a prange index is unsigned
+    for i in prange(state.shape[0]):
+        r = np.int64(i)  # a prange index is unsigned
+        _copy(_initial_row(initial, r), state[r], 0, state.shape[1])
+        _run_row(state[r], angles[0 if shared else r], *tape)
 
 
 @njit(cache=True, fastmath=True)
@@ -858,22 +871,28 @@ def _permute_affine_wide(x, scratch, idata, i0):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True, parallel=True)
-def run_wide(state, angles, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax,  # type: ignore[no-untyped-def]
-             mmax):
+def run_wide(state, initial, angles, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata,  # type: ignore[no-untyped-def]
+             idata, dmax, mmax):
     """As :func:`run` for a tape that streams (:func:`qdiff.sim.tape.streams`: runs, diagonals on
     up to four qubits, Pauli strings and affine permutations only), rows one after the other, each
-    pass spread over threads in :data:`SHARES` pieces: a few wide rows, which :func:`run_rows` would
-    leave on one thread. Affine permutations copy the state to a scratch state and scatter it
-    back (the forward holds three states at most: the initial, this working one and the scratch;
-    the sweep, the adjoint's peak, follows the cycles in place instead)."""
+    pass (the initial state's copy included) spread over threads in :data:`SHARES` pieces: a few
+    wide rows, which :func:`run_rows` would leave on one thread. Affine permutations copy the state
+    to a scratch state and scatter it back (a row's forward holds three states at most: its
+    initial, this working one and the scratch; the sweep, the adjoint's peak, follows the cycles in
+    place instead)."""
     shared = angles.shape[0] == 1
+    N = state.shape[1]
     none = np.zeros(0, dtype=state.dtype)
     no = none.shape[0] > 0
-    size, segment_bits = _pieces(state.shape[1])
+    size, segment_bits = _pieces(N)
     ops = np.empty((kind.shape[0], 4), dtype=state.dtype)
-    scratch = np.empty(state.shape[1] if _permutes(gkind) else 0, dtype=state.dtype)
+    scratch = np.empty(N if _permutes(gkind) else 0, dtype=state.dtype)
     for r in range(state.shape[0]):
         x, a = state[r], angles[0 if shared else r]
+        start = _initial_row(initial, r)
+        for c in prange(SHARES):
+            share = np.int64(c)
+            _copy(start, x, N * share // SHARES, N * (share + 1) // SHARES)
         _step_operators(a, kind, qstart, cstart, istart, cdata, idata, slot, ops)
         for g in range(gkind.shape[0]):
             s0, s1 = gstart[g], gstart[g + 1]

@@ -13,6 +13,7 @@ import torch
 
 import qdiff
 from qdiff import Circuit, Parameter, X, Y, Z
+from qdiff.execute import prepare
 from qdiff.sim import jit
 from qdiff.sim import tape as tape_module
 from qdiff.sim.program import compile_circuit
@@ -503,3 +504,41 @@ def test_random_streaming_mixes_on_wide_states(monkeypatch, index):
     values = 4 * torch.rand(rows, c.num_parameters, generator=g, dtype=torch.float64) - 2
     _assert_tape_matches(c, values, X(0) @ Y(n - 1) + Z(3) @ Z(7))
     assert counts == {"run": 1, "sweep": 1}
+
+
+def test_rows_that_share_a_basis_state_read_it_from_one_row(monkeypatch):
+    """A batch that starts from a basis state is laid out as one row seen B times (stride 0): the
+    forward kernel gets that one row and copies it into each result row; a user's complex128
+    states are read in place and left untouched; results equal one call per row, for every
+    engine's gradient too (the plan engines copy the row as they start)."""
+    seen: list[tuple[int, ...]] = []
+    real_rows = tape_module._initial_rows
+
+    def recording(state):  # type: ignore[no-untyped-def]
+        rows = real_rows(state)
+        seen.append(rows.shape)
+        return rows
+
+    monkeypatch.setattr(tape_module, "_initial_rows", recording)
+    c = _random_gate_mix(7, 5, streaming=False)
+    values = torch.rand(6, c.num_parameters, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    prep = prepare(c, values, initial_state=5)
+    assert prep.initial.shape == (6, 32) and prep.initial.stride(0) == 0
+    batched = qdiff.state(c, values, initial_state=5)
+    assert seen == [(1, 32)]
+    one_by_one = torch.stack([qdiff.state(c, v, initial_state=5) for v in values])
+    torch.testing.assert_close(batched, one_by_one, atol=1e-12, rtol=0)
+    states = torch.randn(6, 32, generator=torch.Generator().manual_seed(8), dtype=torch.complex128)
+    kept = states.clone()
+    view = real_rows(states)
+    assert np.shares_memory(view, states.numpy()) and view.shape == (6, 32)  # read in place, no copy
+    qdiff.state(c, values, initial_state=states)
+    assert torch.equal(states, kept)
+    obs = X(0) @ Z(4) + Y(2)
+    grads = {}
+    for method in ("adjoint", "backprop", "param_shift"):
+        v = values.clone().requires_grad_(True)
+        qdiff.expval(c, obs, v, initial_state=5, method=method).sum().backward()
+        grads[method] = v.grad
+    torch.testing.assert_close(grads["adjoint"], grads["backprop"], atol=1e-10, rtol=0)
+    torch.testing.assert_close(grads["param_shift"], grads["backprop"], atol=1e-10, rtol=0)
