@@ -320,7 +320,11 @@ def kernel_seconds_per_row(circuit: qdiff.Circuit, values: torch.Tensor, repeats
     return seconds / B, numba.get_num_threads()
 
 
-def bench_batch(dtypes: list[str], batch: int, repeats: int) -> list[BatchRow]:
+def bench_batch(dtypes: list[str], batch: int, repeats: int, device: torch.device | None = None) -> list[BatchRow]:
+    """Target 3 on ``device`` (default the CPU; on a GPU each call waits for its result, and no
+    ceiling is given: the tape kernel runs on the CPU only)."""
+    device = torch.device("cpu") if device is None else device
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     n = 8
     circuit = hardware_efficient(n, 4)
     observable = sum((qdiff.Z(q) @ qdiff.Z(q + 1) for q in range(n - 1)), qdiff.X(0))
@@ -329,12 +333,18 @@ def bench_batch(dtypes: list[str], batch: int, repeats: int) -> list[BatchRow]:
         dtype = DTYPES[name]
         real = torch.empty((), dtype=dtype).real.dtype
         values = torch.rand(batch, circuit.num_parameters, dtype=real, generator=torch.Generator().manual_seed(2))
+
+        def waited(out: torch.Tensor) -> torch.Tensor:
+            sync()
+            return out
+
         calls = {
-            "qdiff.state": lambda v: qdiff.state(circuit, v, dtype=dtype),
-            "qdiff.expval": lambda v: qdiff.expval(circuit, observable, v, dtype=dtype),
+            "qdiff.state": lambda v: waited(qdiff.state(circuit, v, dtype=dtype)),
+            "qdiff.expval": lambda v: waited(qdiff.expval(circuit, observable, v, dtype=dtype)),
         }
-        floor = kernel_seconds_per_row(circuit, values, 2 * repeats + 1)
+        floor = kernel_seconds_per_row(circuit, values, 2 * repeats + 1) if device.type == "cpu" else None
         kernel_us, threads = (floor[0] * 1e6, floor[1]) if floor else (None, 1)
+        values = values.to(device)
         for what, call in calls.items():
             t_batched, t_loop = interleaved_batch_times(call, values, repeats)
             rows.append(BatchRow(what, name, t_batched * 1e3, t_loop * 1e3, kernel_us, threads, batch))

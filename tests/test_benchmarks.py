@@ -101,17 +101,20 @@ def test_interleaved_warms_fast_functions_before_each_timed_call(monkeypatch):
     assert abs(stats["fast"].median - 0.001) < 1e-12 and abs(stats["slow"].median - 0.1) < 1e-12
 
 
-def test_gpu_check_runs_its_three_checks_on_the_cpu(tmp_path):
+def test_gpu_check_runs_its_four_checks_on_the_cpu(tmp_path):
     """benchmarks/gpu_check.py (run on a lent GPU machine) works end to end with ``--device cpu``
-    at tiny sizes: every gate case, the largest-state run and the gradient comparison report."""
+    at tiny sizes: every gate case, the largest-state run, the gradient comparison and the
+    batching target (its CPU rows, with their ceiling) report."""
     from benchmarks import gpu_check
 
     code = gpu_check.main(["--device", "cpu", "--gate-sizes", "6", "--fit-qubits", "7", "--grad-qubits", "4",
-                           "--repeats", "1", "--out", str(tmp_path)])
+                           "--batch", "16", "--repeats", "1", "--out", str(tmp_path)])
     report = (tmp_path / "gpu.md").read_text()
     assert code in (0, 1)  # 1: some CPU ratio misses a GPU target, as expected at these sizes
     assert report.count("| 6 |") == 24  # 4 one-qubit gates x 3 qubits + 4 two-qubit gates x 3 pairs
     assert "## 2. 7 qubits" in report and "## 3. " in report and "speed-up" in report
+    assert "## 4. Issue 2, target 3: 16 parameter sets" in report
+    assert report.count("| CPU, all threads | qdiff.") == 2 and "threads) |" in report  # state, expval; a ceiling
 
 
 def test_gpu_check_without_cuda_says_so_and_exits_2(monkeypatch, capsys):
