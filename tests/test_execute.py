@@ -392,6 +392,27 @@ def test_state_too_large_is_refused_before_allocating():
     assert time.perf_counter() - start < 2.0
 
 
+def test_the_memory_check_asks_the_device_only_about_large_states(monkeypatch):
+    """Working copies up to ALWAYS_FITS_BYTES need no query of the device's memory; above, the
+    device's memory decides (here a pretend 1 GiB machine refuses 3 copies of 512 MiB)."""
+    from qdiff.sim import memory
+
+    asked: list[str] = []
+
+    def one_gib(device):  # type: ignore[no-untyped-def]
+        asked.append(device.type)
+        return 1 << 30
+
+    monkeypatch.setattr(memory, "device_memory_bytes", one_gib)
+    cpu = torch.device("cpu")
+    assert memory.check_state_fits(20, 1, torch.complex128, cpu) == 16 << 20  # 3 x 16 MiB <= 64 MiB
+    assert asked == []
+    assert memory.check_state_fits(21, 1, torch.complex128, cpu) == 32 << 20  # 96 MiB: asked, fits
+    assert asked == ["cpu"]
+    with pytest.raises(qdiff.StateTooLargeError, match="25 qubits"):
+        memory.check_state_fits(25, 1, torch.complex128, cpu)
+
+
 @pytest.mark.parametrize("shots", [0, -5, 1.5, 10.0, "10", True, None])
 def test_bad_shots(shots):
     with pytest.raises(qdiff.ShotsError, match="shots must be a positive int"):

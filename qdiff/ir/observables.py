@@ -117,7 +117,8 @@ class PauliSum:
 
     def check_hermitian(self) -> None:
         """Raise :class:`ObservableError` unless the sum is Hermitian."""
-        bad = [(self._label(k), c) for k, c in self._terms.items() if abs(c.imag) > 1e-12]
+        bad = self.derived("complex_terms", lambda o: [(o._label(k), c) for k, c in o._terms.items()
+                                                       if abs(c.imag) > 1e-12])  # once per sum
         if bad:
             raise ObservableError(
                 f"observable is not Hermitian: terms {bad[:3]} have complex coefficients; "

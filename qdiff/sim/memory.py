@@ -11,6 +11,10 @@ from qdiff.errors import StateTooLargeError
 WORKING_COPIES = 3
 """States alive at once in a forward pass: the current state, the kernel output, a temporary."""
 
+ALWAYS_FITS_BYTES = 1 << 26
+"""Working copies up to this size (64 MiB) fit on any device qdiff runs on: no query of the
+device's memory for them (a small circuit's call spent a few microseconds on it)."""
+
 
 def device_memory_bytes(device: torch.device) -> int:
     """Total memory of ``device`` in bytes (physical RAM for the CPU)."""
@@ -31,6 +35,8 @@ def check_state_fits(num_qubits: int, batch: int, dtype: torch.dtype, device: to
     """
     itemsize = dtype.itemsize
     one = batch * (2**num_qubits) * itemsize
+    if one * copies <= ALWAYS_FITS_BYTES:
+        return one
     available = device_memory_bytes(device)
     if one * copies > available:
         gib = 2**30

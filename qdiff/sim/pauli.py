@@ -13,7 +13,7 @@ vectors whatever the number of terms.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -27,10 +27,18 @@ from qdiff.sim.kernels import apply_diagonal, split_shape
 
 @dataclass(frozen=True)
 class PauliGroup:
-    """Terms sharing the qubits flipped by X/Y: ``flip`` qubits and ``(z_qubits, coeff * i**ny)``."""
+    """Terms sharing the qubits flipped by X/Y: ``flip`` qubits and ``(z_qubits, coeff * i**ny)``.
+    Its hash is computed once: every expectation value looks its groups up in a cache."""
 
     flip: tuple[int, ...]
     terms: tuple[tuple[tuple[int, ...], complex], ...]
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.flip, self.terms)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def group_terms(observable: PauliSum) -> tuple[PauliGroup, ...]:
@@ -102,7 +110,7 @@ def expectation(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits:
         return torch.zeros(B, dtype=state.real.dtype, device=state.device)
     if _gathers(state, groups, num_qubits):
         if not torch.is_grad_enabled() or not state.requires_grad:
-            return torch.linalg.vecdot(_gathered_o_psi(state, groups, num_qubits), state).real
+            return _gathered_o_psi(state, groups, num_qubits)[1]
     return _Expectation.apply(state, groups, num_qubits)
 
 
@@ -164,20 +172,24 @@ def _gathers(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: in
         state.shape[0] * len(groups) * state.shape[-1] <= _GATHERED_MAX
 
 
-def _gathered_o_psi(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int) -> torch.Tensor:
-    """``O psi`` of a small state from every group's flipped amplitudes,
+def _gathered_o_psi(state: torch.Tensor, groups: tuple[PauliGroup, ...],
+                    num_qubits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(O psi, <psi|O|psi>)`` of a small state from every group's flipped amplitudes,
     ``t[j] = sum_g conj(D_g[j]) psi[j ^ x_g]``, which is ``(O psi)[j]`` for a Hermitian ``O``: one
-    numba call on the CPU (rows over threads from :data:`~qdiff.sim.jit.THREADED_MIN_ROWS`; an
-    8-qubit energy took 3 torch calls, and 16 for 256 rows), else one torch gather."""
+    numba call on the CPU, the expectation values from the same pass (rows over threads from
+    :data:`~qdiff.sim.jit.THREADED_MIN_ROWS`; an 8-qubit energy took 3 torch calls, and 16 for 256
+    rows), else one torch gather and :func:`real_inner`."""
     index, weights = _gathered(groups, num_qubits, state.dtype, state.device)
     numba_kernels = _numba_kernels(state, num_qubits)
     if numba_kernels is None:
-        return (state.index_select(-1, index).view(state.shape[0], len(groups), -1) * weights).sum(1)
+        o_psi = (state.index_select(-1, index).view(state.shape[0], len(groups), -1) * weights).sum(1)
+        return o_psi, real_inner(state, o_psi)
     psi = state.detach().resolve_conj().contiguous()
     out = torch.empty_like(psi)
+    values = torch.empty(psi.shape[0], dtype=psi.real.dtype)
     run = numba_kernels.o_psi_rows if threaded(psi.shape[0]) else numba_kernels.o_psi
-    run(psi.numpy(), index.numpy().reshape(len(groups), -1), weights.numpy(), out.numpy())
-    return out
+    run(psi.numpy(), index.numpy().reshape(len(groups), -1), weights.numpy(), out.numpy(), values.numpy())
+    return out, values
 
 
 def real_inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -309,12 +321,13 @@ class _Expectation(torch.autograd.Function):
     @staticmethod
     def forward(ctx, state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int) -> torch.Tensor:  # type: ignore[override]
         if _gathers(state, groups, num_qubits):
-            o_psi = _gathered_o_psi(state, groups, num_qubits)
+            o_psi, values = _gathered_o_psi(state, groups, num_qubits)
         else:
             o_psi = _apply_groups(state, groups, num_qubits)
+            values = real_inner(state, o_psi)
         ctx.save_for_backward(state, o_psi)
         ctx.groups, ctx.num_qubits = groups, num_qubits
-        return real_inner(state, o_psi)
+        return values
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]

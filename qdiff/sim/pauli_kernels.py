@@ -3,7 +3,8 @@
 Imported only through :func:`qdiff.sim.jit.kernels` (numba is optional: without it
 :mod:`qdiff.sim.pauli` gathers with torch). ``state`` ``(B, N)`` and ``weights`` ``(G, N)`` share a
 complex dtype; ``index`` ``(G, N)`` ``int64`` holds ``j ^ x_g``; the result is
-``out[b, j] = sum_g weights[g, j] * state[b, index[g, j]]`` (see :func:`qdiff.sim.pauli._gathered`).
+``out[b, j] = sum_g weights[g, j] * state[b, index[g, j]]`` (see :func:`qdiff.sim.pauli._gathered`),
+and ``values[b] = Re sum_j conj(state[b, j]) out[b, j]``, the expectation value, from the same pass.
 """
 
 from __future__ import annotations
@@ -14,22 +15,28 @@ from numba import njit, prange
 
 @njit(cache=True, fastmath=True)
 def _row(psi, index, weights, out):  # type: ignore[no-untyped-def]
+    """``out <- O psi`` for one row; returns ``Re <psi|O psi>``."""
     for j in range(out.shape[0]):
         out[j] = 0
     for g in range(weights.shape[0]):
         for j in range(out.shape[0]):  # uint64: no wraparound branch, as in tape_kernels
             out[j] += weights[g, j] * psi[np.uint64(index[g, j])]
+    value = 0.0
+    for j in range(out.shape[0]):
+        value += psi[j].real * out[j].real + psi[j].imag * out[j].imag
+    return value
 
 
 @njit(cache=True, fastmath=True)
-def o_psi(state, index, weights, out):  # type: ignore[no-untyped-def]
-    """``out`` ``(B, N)`` <- ``O state``, one row after another."""
+def o_psi(state, index, weights, out, values):  # type: ignore[no-untyped-def]
+    """``out`` ``(B, N)`` <- ``O state`` and ``values`` ``(B,)`` <- the expectation values, one row
+    after another."""
     for b in range(state.shape[0]):
-        _row(state[b], index, weights, out[b])
+        values[b] = _row(state[b], index, weights, out[b])
 
 
 @njit(cache=True, fastmath=True, parallel=True)
-def o_psi_rows(state, index, weights, out):  # type: ignore[no-untyped-def]
+def o_psi_rows(state, index, weights, out, values):  # type: ignore[no-untyped-def]
     """As :func:`o_psi`, the rows spread over threads."""
     for b in prange(state.shape[0]):
-        _row(state[b], index, weights, out[b])
+        values[b] = _row(state[b], index, weights, out[b])

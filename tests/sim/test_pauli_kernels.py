@@ -43,16 +43,20 @@ def test_numba_o_psi_matches_both_torch_paths(rows, dtype, monkeypatch):
     groups = pauli_module.group_terms(OBSERVABLE)
     state = random_states(rows, dtype)
     calls = count_numba_calls(monkeypatch)
-    got = pauli_module._gathered_o_psi(state, groups, 4)
+    got, values = pauli_module._gathered_o_psi(state, groups, 4)
     assert calls == ["o_psi_rows" if rows > jit.THREADED_MIN_ROWS else "o_psi"]
     assert got.dtype == dtype and got.shape == state.shape
+    assert values.dtype == dtype.to_real() and values.shape == (rows,)
     monkeypatch.setattr(pauli_module, "_numba_kernels", lambda state, n: None)
-    gathered = pauli_module._gathered_o_psi(state, groups, 4)
+    gathered, gathered_values = pauli_module._gathered_o_psi(state, groups, 4)
     grouped = pauli_module._apply_groups(state, groups, 4)
     dense = state @ torch.as_tensor(np.asarray(OBSERVABLE.to_matrix(sparse=False)), dtype=dtype).T
     tol = 1e-5 if dtype == torch.complex64 else 1e-12
     for want in (gathered, grouped, dense):
         torch.testing.assert_close(got, want, atol=tol, rtol=0)
+    expected = torch.linalg.vecdot(state, dense).real  # <psi|O|psi> from the dense matrix
+    for want in (gathered_values, values):
+        torch.testing.assert_close(want, expected, atol=tol, rtol=0)
 
 
 def test_expectation_and_its_gradient_use_the_kernel_for_a_large_batch(monkeypatch):
