@@ -347,6 +347,14 @@ class AdjointState(torch.autograd.Function):
         return grad_angles, (lam if ctx.needs_input_grad[1] else None), None, None
 
 
+class _NoGraph:
+    """Autograd's context for :meth:`AdjointState.forward` when no graph is recorded: the forward
+    runs as is, and what it would keep for a backward is dropped."""
+
+    def save_for_backward(self, *tensors: torch.Tensor) -> None:
+        pass
+
+
 def adjoint(program: TorchProgram, angles: torch.Tensor | None, initial_state: torch.Tensor,
             output: Callable[[torch.Tensor], torch.Tensor], *, linear: bool = True) -> torch.Tensor:
     """Adjoint engine: the final state from :class:`AdjointState`, then ``output`` by autograd."""
@@ -354,7 +362,10 @@ def adjoint(program: TorchProgram, angles: torch.Tensor | None, initial_state: t
         angles = torch.zeros(1, 0, dtype=initial_state.real.dtype, device=initial_state.device)
     # a backward may follow: small circuits keep every block's output for it (see _KEEP_MAX)
     keep = torch.is_grad_enabled() and (angles.requires_grad or initial_state.requires_grad)
-    final = AdjointState.apply(angles, initial_state, program, keep)
+    if keep:
+        final = AdjointState.apply(angles, initial_state, program, keep)
+    else:  # no backward can follow: the forward alone, without autograd.Function's ~5-10 us a call
+        final = AdjointState.forward(_NoGraph(), angles, initial_state, program, keep)
     del initial_state  # freed here unless the caller holds it (execute hands over its only reference)
     out = output(final)
     if final.grad_fn is not None and isinstance(out, torch.Tensor) and \

@@ -81,6 +81,34 @@ def test_no_states_kept_without_a_backward(monkeypatch):
     out.backward()
 
 
+def test_a_forward_without_a_graph_skips_the_autograd_function(monkeypatch):
+    """Nothing to differentiate (no input requires grad, or ``no_grad``): the adjoint forward runs
+    without ``AdjointState.apply`` and its output has no graph, with the same values; with a
+    parameter to differentiate, the Function runs and the gradient equals backprop's."""
+    applied = []
+    original = AdjointState.apply
+
+    def counting(*args):  # type: ignore[no-untyped-def]
+        applied.append(len(args))
+        return original(*args)
+
+    monkeypatch.setattr(AdjointState, "apply", counting)
+    c = _mixed(8)
+    v = torch.linspace(-1, 1, c.num_parameters, dtype=torch.float64)
+    plain = qdiff.expval(c, Z(0) @ X(3), v, method="adjoint")
+    with torch.no_grad():
+        quiet = qdiff.state(c, v.clone().requires_grad_(True), method="adjoint")
+    assert applied == [] and plain.grad_fn is None and quiet.grad_fn is None
+    torch.testing.assert_close(quiet, qdiff.state(c, v, method="backprop"), atol=1e-12, rtol=0)
+    w = v.clone().requires_grad_(True)
+    qdiff.expval(c, Z(0) @ X(3), w, method="adjoint").backward()
+    assert len(applied) == 1
+    reference = v.clone().requires_grad_(True)
+    qdiff.expval(c, Z(0) @ X(3), reference, method="backprop").backward()
+    torch.testing.assert_close(w.grad, reference.grad, atol=1e-10, rtol=0)
+    torch.testing.assert_close(plain, qdiff.expval(c, Z(0) @ X(3), v, method="backprop"), atol=1e-12, rtol=0)
+
+
 def test_kept_sweep_of_a_circuit_without_gates():
     """No blocks, nothing kept but the (empty) list: the initial state's gradient is the cotangent."""
     psi0 = torch.tensor([0.6, 0.8, 0, 0], dtype=torch.complex128)
