@@ -64,6 +64,8 @@ def shift_engine(stencil: Stencil, name: str) -> Callable[..., torch.Tensor]:
             raise DifferentiationError(
                 f"method={name!r} differentiates gate angles only, not the initial_state; "
                 "use method='adjoint' or 'backprop' for gradients with respect to the initial state")
+        if not (torch.is_grad_enabled() and angles.requires_grad):  # no backward can follow
+            return output(program.run(initial_state, angles))
         if angles.shape[0] != initial_state.shape[0]:
             angles = angles.expand(initial_state.shape[0], -1)
         return ShiftFunction.apply(angles, program, initial_state, output, stencil)

@@ -53,6 +53,28 @@ def test_param_shift_one_run_forward_one_batched_run_backward(output, batch, mon
     assert len(runs.calls) == 2  # again: no caching that would hide a second backward
 
 
+@pytest.mark.parametrize("method", ["param_shift", "finite_diff"])
+def test_shift_engines_run_once_without_a_graph_when_nothing_is_differentiated(method, monkeypatch):
+    """Values that do not require grad (or ``no_grad``): one run of the program and no
+    ``ShiftFunction.apply`` (its bookkeeping skipped), the same numbers as with a graph."""
+    from qdiff.grad.shifts import ShiftFunction
+
+    applied = []
+    original = ShiftFunction.apply
+    monkeypatch.setattr(ShiftFunction, "apply", lambda *args: applied.append(1) or original(*args))
+    circuit = random_circuit(1)
+    values = random_values(circuit, (3,), 1)
+    runs = count_runs(monkeypatch)
+    plain = OUTPUTS["expval_list"](circuit, values, method)
+    with torch.no_grad():
+        quiet = OUTPUTS["expval_list"](circuit, values.clone().requires_grad_(True), method)
+    assert runs.batches == [3, 3] and plain.grad_fn is None and quiet.grad_fn is None and applied == []
+    graphed = OUTPUTS["expval_list"](circuit, values.clone().requires_grad_(True), method)
+    assert "ShiftFunctionBackward" in node_names(graphed) and applied == [1]
+    torch.testing.assert_close(plain, graphed.detach(), atol=1e-12, rtol=0)
+    torch.testing.assert_close(quiet, plain, atol=1e-12, rtol=0)
+
+
 def test_shift_count_rule_by_gate(monkeypatch):
     """Two shifted runs per two-term angle, four per controlled rotation, none for constants."""
     t = qdiff.Parameter("t")
