@@ -112,6 +112,21 @@ def _initial_state(initial_state: InitialState, n: int, dtype: torch.dtype, devi
     return t.to(device=device, dtype=dtype)
 
 
+_NUMPY_COMPLEX = {torch.complex64: np.complex64, torch.complex128: np.complex128}
+
+
+def _basis_row(index: int, dim: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``|index>`` as a ``(1, dim)`` tensor; on the CPU made in numpy (1.5 us, against 6.7 us for
+    torch's zeros, select and fill: a tenth of a small circuit's call)."""
+    if device.type == "cpu" and dtype in _NUMPY_COMPLEX:
+        row = np.zeros((1, dim), dtype=_NUMPY_COMPLEX[dtype])
+        row[0, index] = 1
+        return torch.from_numpy(row)
+    out = torch.zeros(1, dim, dtype=dtype, device=device)
+    out.select(1, index).fill_(1)
+    return out
+
+
 def prepare(circuit: Circuit, values: Values, initial_state: InitialState = None,
             dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> _Prepared:
     """Validate inputs, check memory, compile, and lay out values and initial state as ``(B, ...)``."""
@@ -137,8 +152,7 @@ def prepare(circuit: Circuit, values: Values, initial_state: InitialState = None
     program = compile_circuit(circuit).on(dtype, device)
     dim = 2**n
     if basis_index:  # one row, seen B times (stride 0): engines copy it as they start, if at all
-        initial = torch.zeros(1, dim, dtype=dtype, device=device)
-        initial.select(1, init).fill_(1)
+        initial = _basis_row(init, dim, dtype, device)
         if B > 1:
             initial = initial.expand(B, dim)
     else:

@@ -85,6 +85,24 @@ def test_initial_state_as_basis_index():
     assert qdiff.state(Circuit(3), initial_state=6).tolist() == [0, 0, 0, 0, 0, 0, 1, 0]
 
 
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_basis_rows_from_numpy_and_from_torch_agree(dtype, monkeypatch):
+    """``|j>`` is made in numpy on the CPU and by torch elsewhere: the same row, dtype and shape
+    (the torch branch forced here by emptying the numpy dtype table), and either gives the same
+    batched states."""
+    from qdiff import execute
+
+    c, _, _ = _ansatz()
+    v = _values((3,), c.num_parameters)
+    fast = execute._basis_row(5, 8, dtype, torch.device("cpu"))
+    batched = qdiff.state(c, v, initial_state=5, dtype=dtype)
+    monkeypatch.setattr(execute, "_NUMPY_COMPLEX", {})
+    slow = execute._basis_row(5, 8, dtype, torch.device("cpu"))
+    assert fast.dtype == slow.dtype == dtype and fast.shape == slow.shape == (1, 8)
+    assert torch.equal(fast, slow) and fast[0, 5] == 1 and fast.abs().sum() == 1
+    torch.testing.assert_close(qdiff.state(c, v, initial_state=5, dtype=dtype), batched, atol=0, rtol=0)
+
+
 def test_initial_state_tensor_broadcasts_with_values():
     c, _, _ = _ansatz()
     rng = np.random.default_rng(4)
