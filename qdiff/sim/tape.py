@@ -367,7 +367,16 @@ def _working(x: torch.Tensor) -> torch.Tensor:
 
 
 def _angles(angles: torch.Tensor) -> np.ndarray:
-    return angles.detach().to(torch.float64).contiguous().numpy()
+    """``angles`` as a contiguous float64 array (a view when they already are one)."""
+    a = angles.detach()
+    if a.dtype != torch.float64 or not a.is_contiguous():  # ``to`` costs microseconds even as a no-op
+        a = a.to(torch.float64).contiguous()
+    return a.numpy()
+
+
+def _as(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x.to(dtype)``, without the call when it already has it."""
+    return x if x.dtype == dtype else x.to(dtype)
 
 
 def _initial_rows(state: torch.Tensor) -> np.ndarray:
@@ -395,7 +404,7 @@ def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Ten
     _kernel(x, "run")(x, _initial_rows(state), _angles(angles), *_arrays(tape))
     if tape.global_phase != 1:
         out.mul_(tape.global_phase)
-    return out.to(state.dtype)
+    return _as(out, state.dtype)
 
 
 def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles: torch.Tensor,
@@ -414,4 +423,4 @@ def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles
     grad = np.zeros(a.shape, dtype=np.float64)
     p = psi.numpy()
     _kernel(p, "sweep")(p, lam.numpy(), a, grad, *_arrays(tape))
-    return torch.from_numpy(grad).to(angles.dtype), lam.to(final.dtype)
+    return _as(torch.from_numpy(grad), angles.dtype), _as(lam, final.dtype)
