@@ -577,8 +577,8 @@ def _permutes(gkind):  # type: ignore[no-untyped-def]
 @njit(cache=True, fastmath=True)
 def _workspace(state, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata, idata, dmax,  # type: ignore[no-untyped-def]
                mmax):
-    """The scratch arrays of a row of ``state`` ``(B, 2**n)``, made once per thread and reused row
-    after row (eight allocations a row cost ~0.7 us, 4-5% of an 8-qubit row):
+    """The scratch arrays of a row of ``state`` ``(B, 2**n)``, made once per call or block of rows
+    and reused row after row (eight allocations a row cost ~0.7 us, 4-5% of an 8-qubit row):
     ``(op, gen, v, off, col, scratch, ops, y, none)``: a step's matrix (or a wide diagonal's first
     row) and generator, a vector and two index vectors of :func:`_step`, a state of scratch for
     whole-state permutations (empty without them), the one-qubit operators ``(S, 4)``, a run's
