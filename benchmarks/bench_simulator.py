@@ -291,11 +291,12 @@ class BatchRow:
 
 
 def kernel_seconds_per_row(circuit: qdiff.Circuit, values: torch.Tensor, repeats: int) -> tuple[float, int] | None:
-    """``(seconds per row, threads)``: the numba tape kernel alone running every row of the batch
-    on one thread (no Python, validation, allocation or copies of states; the arithmetic a batched
-    call cannot avoid), and the thread count a batched call spreads its rows over. ``None``
-    without numba. Reaches into :mod:`qdiff.sim.tape` on purpose: this is the floor under the
-    public call."""
+    """``(seconds per row, threads)``: the numba tape kernel that a batched call runs (rows side
+    by side in blocks, :func:`qdiff.sim.tape.lanes`, with the torch trigonometry it takes; or the
+    row kernel) alone on every row of the batch on one thread (no Python, validation, allocation
+    or copies of states; the arithmetic a batched call cannot avoid), and the thread count a
+    batched call spreads its rows over. ``None`` without numba. Reaches into
+    :mod:`qdiff.sim.tape` on purpose: this is the floor under the public call."""
     from qdiff.sim import tape as tape_module
 
     program = compile_circuit(circuit)
@@ -312,12 +313,24 @@ def kernel_seconds_per_row(circuit: qdiff.Circuit, values: torch.Tensor, repeats
     initial = np.zeros((1, x.shape[1]), dtype=complex)
     initial[0, 0] = 1  # every row starts from |0...0>, copied in by the kernel as in a batched call
     arrays = tape_module._arrays(tape)
+    threads, lanes, blocks = numba.get_num_threads(), tape_module.lanes(x), tape_module.lane_blocks(B)
 
     def one_thread() -> None:
-        kernels.run(x, initial, angles, *arrays)
+        if lanes:
+            cos, sin = tape_module.lane_trigonometry(tape, angles, B)
+            kernels.run_lanes(x, initial, angles, cos, sin, tape.lane_trig[0], blocks, *arrays)
+        else:
+            kernels.run(x, initial, angles, *arrays)
 
-    (seconds,) = paired_medians([one_thread], repeats, warmup=2)
-    return seconds / B, numba.get_num_threads()
+    torch_threads = torch.get_num_threads()
+    numba.set_num_threads(1)
+    torch.set_num_threads(1)
+    try:
+        (seconds,) = paired_medians([one_thread], repeats, warmup=2)
+    finally:
+        numba.set_num_threads(threads)
+        torch.set_num_threads(torch_threads)
+    return seconds / B, threads
 
 
 def bench_batch(dtypes: list[str], batch: int, repeats: int, device: torch.device | None = None) -> list[BatchRow]:

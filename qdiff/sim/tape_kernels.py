@@ -30,6 +30,8 @@ on wide states :func:`_affine_in_place`, without scratch); any other
 step goes through :func:`_step` (a diagonal on up to four qubits: :func:`_diagonal_pass`; another
 two-qubit step: :func:`_quads`; more, or a Pauli rotation: the generic :func:`_apply`).
 
+:func:`run_lanes` runs a batch's rows side by side in blocks (see the section "lanes" below).
+
 One file on purpose: numba's on-disk cache checks only the timestamp of the file that defines a
 cached function, so a kernel that called an edited function from another file would keep running
 its stale compiled copy (numba's documented cache limitation).
@@ -463,6 +465,24 @@ def _run_product(ops, s0, s1):  # type: ignore[no-untyped-def]
 @njit(cache=True, fastmath=True, inline="always")
 def _one_qubit(s, kind, cstart, istart, cdata, idata, theta):  # type: ignore[no-untyped-def]
     """A one-qubit step's operator as four scalars, row-major."""
+    z0 = z1 = 1.0 + 0j
+    if kind == ROT_DIAGONAL or kind == ROT_DENSE:
+        l0, l1 = _one_qubit_eigenvalues(s, kind, cstart, cdata)
+        z0, z1 = _phases(theta, l0, l1)
+    return _one_qubit_at(s, kind, cstart, istart, cdata, idata, z0, z1)
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _one_qubit_eigenvalues(s, kind, cstart, cdata):  # type: ignore[no-untyped-def]
+    """A rotating one-qubit step's two generator eigenvalues ``l0, l1``."""
+    c0 = cstart[s] + (0 if kind == ROT_DIAGONAL else 8)
+    return cdata[c0].real, cdata[c0 + 1].real
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _one_qubit_at(s, kind, cstart, istart, cdata, idata, z0, z1):  # type: ignore[no-untyped-def]
+    """A one-qubit step's operator as four scalars, row-major, given a rotating step's phases
+    ``z0, z1 = exp(-i theta l0), exp(-i theta l1)`` (unused by fixed steps)."""
     c0 = cstart[s]
     zero = 0j
     if kind == FIXED_DENSE:
@@ -474,10 +494,8 @@ def _one_qubit(s, kind, cstart, istart, cdata, idata, theta):  # type: ignore[no
             return cdata[c0], zero, zero, cdata[c0 + 1]
         return zero, cdata[c0 + 1], cdata[c0], zero
     if kind == ROT_DIAGONAL:
-        z0, z1 = _phases(theta, cdata[c0].real, cdata[c0 + 1].real)
         return z0, zero, zero, z1
     # ROT_DENSE: sum_e exp(-i theta lambda_e) P_e
-    z0, z1 = _phases(theta, cdata[c0 + 8].real, cdata[c0 + 9].real)
     return (z0 * cdata[c0] + z1 * cdata[c0 + 4], z0 * cdata[c0 + 1] + z1 * cdata[c0 + 5],
             z0 * cdata[c0 + 2] + z1 * cdata[c0 + 6], z0 * cdata[c0 + 3] + z1 * cdata[c0 + 7])
 
@@ -980,3 +998,219 @@ def sweep_wide(psi, lam, angles, grad, gkind, gstart, gi, gc, kind, qstart, qubi
                                                          theta, h > 0, rotating, np.int64(c), size, segment_bits)
                 if rotating:
                     gr[slot[s0]] += terms.sum()
+
+
+# ------------------------------------------------------------------------------------------ lanes
+#
+# A batch of rows run side by side: a block of ``L`` rows lives as two real arrays (real and
+# imaginary parts), amplitude-major, ``re[i * L + l]`` amplitude ``i`` of the block's row ``l``.
+# Every pass then has an inner loop over the lanes that LLVM's loop vectorizer turns into SIMD
+# whatever the qubit (a row's passes on qubits 0-2 have inner loops of one to four pairs, and
+# complex128 pairs do not vectorize). ``L`` is a run-time value on purpose: with a constant
+# trip count LLVM unrolls the loop fully before the loop vectorizer, and numba turns the
+# vectorizer that would pack unrolled code (SLP) off.
+
+LANES = 64
+"""Rows a lane block holds at most (:func:`run_lanes`). A pair of an 8-qubit block's pass takes,
+per row, 0.9-1.4 ns with 32 lanes (the row kernel's 1.4-2.9 ns); blocks of 8 or 16 lanes ran 2.5-4.6
+ns (LLVM's vector loop takes 16 lanes at a time: 8 fall to its scalar tail). 1024 rows, n = 8: 64
+lanes 2.75 ms, 128 2.9, 32 3.2, the row kernel 3.85; n = 10: 64 lanes 12.6-13.2 ms, 128 17.1, the
+row kernel 15.1 (a 128-lane block outgrows the cache)."""
+
+LANE_MIN = 32
+"""Fewest rows a block takes (:func:`qdiff.sim.tape.lane_blocks`)."""
+
+
+@njit(cache=True, fastmath=True)
+def _lane_pairs(re, im, q, m, L):  # type: ignore[no-untyped-def]
+    """A one-qubit operator per lane on qubit ``q`` of a block of ``L`` lanes, in place. ``m``
+    ``(8 L,)``: the real and imaginary parts of ``m00, m01, m10, m11`` (row-major), each ``L``
+    long (lane ``l`` at ``c L + l``)."""
+    Lu = np.uint64(L)
+    stride = _ONE << np.uint64(q)
+    pairs = np.uint64(re.shape[0]) // (_TWO * Lu)
+    for b in range(pairs // stride):
+        start = np.uint64(b) * _TWO * stride
+        for j in range(stride):
+            p0 = (start + np.uint64(j)) * Lu
+            p1 = p0 + stride * Lu
+            for lane in range(L):
+                t = np.uint64(lane)
+                a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
+                m00r, m00i, m01r, m01i = m[t], m[Lu + t], m[_TWO * Lu + t], m[np.uint64(3) * Lu + t]
+                m10r, m10i = m[np.uint64(4) * Lu + t], m[np.uint64(5) * Lu + t]
+                m11r, m11i = m[np.uint64(6) * Lu + t], m[np.uint64(7) * Lu + t]
+                re[p0 + t] = m00r * a0r - m00i * a0i + m01r * a1r - m01i * a1i
+                im[p0 + t] = m00r * a0i + m00i * a0r + m01r * a1i + m01i * a1r
+                re[p1 + t] = m10r * a0r - m10i * a0i + m11r * a1r - m11i * a1i
+                im[p1 + t] = m10r * a0i + m10i * a0r + m11r * a1i + m11i * a1r
+
+
+@njit(cache=True, fastmath=True)
+def _lane_permute(re, im, sre, sim, affine, idata, i0, cdata, c0, inverse, L):  # type: ignore[no-untyped-def]
+    """A whole-state monomial on every lane, in place through the scratch ``sre, sim``:
+    ``new[perm[j]] = phases[j] old[j]`` (or its inverse) with the map from the two affine tables
+    at ``idata[i0:]`` (``affine``, :func:`_permute_affine`, no phases) or the table at
+    ``idata[i0:]`` and phases at ``cdata[c0:]`` (all ones when ``c0`` is negative)."""
+    Lu = np.uint64(L)
+    size = np.uint64(re.shape[0])
+    _copy(re, sre, 0, size)
+    _copy(im, sim, 0, size)
+    h = np.uint64(idata[i0]) if affine else _ONE
+    low = np.uint64(i0) + _ONE
+    top = low + (_ONE << h)
+    mask = (_ONE << h) - _ONE
+    for jj in range(size // Lu):
+        j = np.uint64(jj)
+        image = _affine_image(j, idata, low, top, h, mask) if affine else np.uint64(idata[np.uint64(i0) + j])
+        src, dst = (image * Lu, j * Lu) if inverse else (j * Lu, image * Lu)
+        if c0 < 0:
+            for lane in range(L):
+                t = np.uint64(lane)
+                re[dst + t] = sre[src + t]
+                im[dst + t] = sim[src + t]
+        else:
+            z = cdata[np.uint64(c0) + (image if inverse else j)]
+            zr, zi = z.real, -z.imag if inverse else z.imag
+            for lane in range(L):
+                t = np.uint64(lane)
+                re[dst + t] = zr * sre[src + t] - zi * sim[src + t]
+                im[dst + t] = zr * sim[src + t] + zi * sre[src + t]
+
+
+@njit(cache=True, fastmath=True)
+def _lane_get(row, re, im, lane, L):  # type: ignore[no-untyped-def]
+    """``row[i] = amplitude i of the block's lane``."""
+    for i in range(row.shape[0]):
+        k = np.uint64(i) * np.uint64(L) + np.uint64(lane)
+        row[i] = complex(re[k], im[k])
+
+
+@njit(cache=True, fastmath=True)
+def _lane_set(re, im, row, lane, L):  # type: ignore[no-untyped-def]
+    """Amplitude ``i`` of the block's lane ``= row[i]``."""
+    for i in range(row.shape[0]):
+        k = np.uint64(i) * np.uint64(L) + np.uint64(lane)
+        re[k] = row[i].real
+        im[k] = row[i].imag
+
+
+@njit(cache=True, fastmath=True)
+def _lanes_load(re, im, initial, r0, L):  # type: ignore[no-untyped-def]
+    """The block's lanes become rows ``r0 .. r0+L-1`` of ``initial`` ``(Bi, 2**n)`` (``Bi`` 1: all
+    of them row 0)."""
+    Lu = np.uint64(L)
+    for i in range(initial.shape[1]):
+        k = np.uint64(i) * Lu
+        if initial.shape[0] == 1:
+            z = initial[0, i]
+            for lane in range(L):
+                re[k + np.uint64(lane)] = z.real
+                im[k + np.uint64(lane)] = z.imag
+        else:
+            for lane in range(L):
+                z = initial[r0 + lane, i]
+                re[k + np.uint64(lane)] = z.real
+                im[k + np.uint64(lane)] = z.imag
+
+
+@njit(cache=True, fastmath=True)
+def _lanes_store(state, re, im, r0, L):  # type: ignore[no-untyped-def]
+    """Rows ``r0 .. r0+L-1`` of ``state`` become the block's lanes."""
+    for lane in range(L):
+        _lane_get(state[r0 + lane], re, im, lane, L)
+
+
+@njit(cache=True, fastmath=True)
+def _lane_run_operator(m, s0, s1, cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata):  # type: ignore[no-untyped-def]
+    """``m`` ``(8 L,)`` (:func:`_lane_pairs`) becomes each lane's product of the one-qubit steps
+    ``s0 .. s1-1`` (a run). A step's operator is ``z0 P0 + z1 P1`` with ``z_e = exp(-i theta l_e)``
+    read as ``cos[trig[s, e], r] - i sign sin[trig[s, e], r]`` (``trig[s]``: two columns and
+    the sign of the second, :attr:`qdiff.sim.tape.Tape.lane_trig`); a fixed step has ``P0`` its
+    matrix, ``P1`` zero and both columns the table's last (angle zero). The lane loops have no
+    branches, so they vectorize like the passes."""
+    Lu = np.uint64(L)
+    for lane in range(L):
+        t = np.uint64(lane)
+        m[t], m[Lu + t], m[_TWO * Lu + t], m[np.uint64(3) * Lu + t] = 1.0, 0.0, 0.0, 0.0
+        m[np.uint64(4) * Lu + t], m[np.uint64(5) * Lu + t], m[np.uint64(6) * Lu + t], m[np.uint64(7) * Lu + t] = 0.0, 0.0, 1.0, 0.0
+    for s in range(s0, s1):
+        c0 = cstart[s]
+        zero = 0j
+        if kind[s] == ROT_DENSE:
+            p00, p01, p02, p03 = cdata[c0], cdata[c0 + 1], cdata[c0 + 2], cdata[c0 + 3]
+            p10, p11, p12, p13 = cdata[c0 + 4], cdata[c0 + 5], cdata[c0 + 6], cdata[c0 + 7]
+        elif kind[s] == ROT_DIAGONAL:
+            p00, p01, p02, p03 = 1.0 + 0j, zero, zero, zero
+            p10, p11, p12, p13 = zero, zero, zero, 1.0 + 0j
+        else:
+            p00, p01, p02, p03 = _one_qubit_at(s, kind[s], cstart, istart, cdata, idata, zero, zero)
+            p10 = p11 = p12 = p13 = zero
+        k0, k1, sign = np.uint64(trig[s, 0]), np.uint64(trig[s, 1]), float(trig[s, 2])
+        for lane in range(L):
+            t = np.uint64(lane)
+            r = np.uint64(r0) + t
+            z0 = complex(cos[k0, r], -sin[k0, r])
+            z1 = complex(cos[k1, r], -sign * sin[k1, r])
+            u0, u1, u2, u3 = z0 * p00 + z1 * p10, z0 * p01 + z1 * p11, z0 * p02 + z1 * p12, z0 * p03 + z1 * p13
+            a = complex(m[t], m[Lu + t])
+            b = complex(m[_TWO * Lu + t], m[np.uint64(3) * Lu + t])
+            c = complex(m[np.uint64(4) * Lu + t], m[np.uint64(5) * Lu + t])
+            d = complex(m[np.uint64(6) * Lu + t], m[np.uint64(7) * Lu + t])
+            n00, n01, n10, n11 = u0 * a + u1 * c, u0 * b + u1 * d, u2 * a + u3 * c, u2 * b + u3 * d
+            m[t], m[Lu + t], m[_TWO * Lu + t], m[np.uint64(3) * Lu + t] = n00.real, n00.imag, n01.real, n01.imag
+            m[np.uint64(4) * Lu + t], m[np.uint64(5) * Lu + t] = n10.real, n10.imag
+            m[np.uint64(6) * Lu + t], m[np.uint64(7) * Lu + t] = n11.real, n11.imag
+
+
+@njit(cache=True, fastmath=True)
+def _lane_workspace(N, L, permutes):  # type: ignore[no-untyped-def]
+    """A block's arrays: ``(re, im, scratch re, scratch im, m, row)``: the block's state ``(N L,)``
+    twice (the scratch empty without whole-state permutations), a run's operator per lane
+    ``(8 L,)`` and one row ``(N,)``."""
+    P = N * L if permutes else 0
+    return (np.empty(N * L), np.empty(N * L), np.empty(P), np.empty(P), np.empty(8 * L),
+            np.empty(N, dtype=np.complex128))
+
+
+@njit(cache=True, fastmath=True)
+def _run_block(state, initial, angles, cos, sin, trig, r0, L, work, lanes, gkind, gstart, gi, gc, kind, qstart,  # type: ignore[no-untyped-def]
+               qubits, cstart, istart, slot, cdata, idata, dmax, mmax):
+    """Rows ``r0 .. r0+L-1`` of ``state`` become their initial states and go through every group
+    of steps side by side (lanes); ``cos, sin`` ``(C, B)`` and ``trig``: :func:`_lane_run_operator`;
+    ``work``: :func:`_workspace` (for the steps a lane runs alone), ``lanes``: :func:`_lane_workspace`."""
+    re, im, sre, sim, m, row = lanes
+    op, gen, v, off, col, _, _, _, none = work
+    no = none.shape[0] > 0
+    shared = angles.shape[0] == 1
+    _lanes_load(re, im, initial, r0, L)
+    for g in range(gkind.shape[0]):
+        s0, s1 = gstart[g], gstart[g + 1]
+        if gkind[g] == GROUP_RUN:
+            _lane_run_operator(m, s0, s1, cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata)
+            _lane_pairs(re, im, qubits[qstart[s0]], m, L)
+        elif gkind[g] == GROUP_PERMUTATION or gkind[g] == GROUP_AFFINE:
+            _lane_permute(re, im, sre, sim, gkind[g] == GROUP_AFFINE, idata, gi[g], cdata, gc[g], False, L)
+        else:  # a step lanes do not share: each lane alone, as a row
+            for lane in range(L):
+                a = angles[0 if shared else r0 + lane]
+                theta = a[slot[s0]] if slot[s0] >= 0 else 0.0
+                _lane_get(row, re, im, lane, L)
+                _step(row, none, s0, kind[s0], qubits, qstart[s0], qstart[s0 + 1] - qstart[s0], cstart, istart,
+                      cdata, idata, theta, no, no, op, gen, v, off, col)
+                _lane_set(re, im, row, lane, L)
+    _lanes_store(state, re, im, r0, L)
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def run_lanes(state, initial, angles, cos, sin, trig, blocks, *tape):  # type: ignore[no-untyped-def]
+    """As :func:`run`, the rows in ``blocks`` blocks run side by side (:func:`_run_block`; ``cos,
+    sin, trig``: :func:`_lane_run_operator`), the blocks spread over threads."""
+    B, N = state.shape
+    permutes = _permutes(tape[0])
+    for t in prange(blocks):
+        r0 = np.int64(t) * B // blocks
+        L = (np.int64(t) + 1) * B // blocks - r0
+        work = _workspace(state, *tape)
+        lanes = _lane_workspace(N, L, permutes)
+        _run_block(state, initial, angles, cos, sin, trig, r0, L, work, lanes, *tape)

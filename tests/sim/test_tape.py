@@ -542,3 +542,89 @@ def test_rows_that_share_a_basis_state_read_it_from_one_row(monkeypatch):
         grads[method] = v.grad
     torch.testing.assert_close(grads["adjoint"], grads["backprop"], atol=1e-10, rtol=0)
     torch.testing.assert_close(grads["param_shift"], grads["backprop"], atol=1e-10, rtol=0)
+
+
+LANE_K = jit.kernels("tape_kernels")
+
+
+def _run_kernel(name: str, c: Circuit, values: torch.Tensor, initial: torch.Tensor, blocks: int = 0) -> np.ndarray:
+    """The final states of the tape kernel ``name`` (``"run"`` or ``"run_lanes"`` in ``blocks`` blocks)."""
+    program = compile_circuit(c)
+    tape = tape_module.lower(program)
+    a = tape_module._angles(program.on(torch.complex128, torch.device("cpu")).angles(values))
+    out = np.empty((initial.shape[0] if initial.shape[0] > 1 else values.shape[0], 1 << c.num_qubits), complex)
+    if name == "run":
+        LANE_K.run(out, initial.numpy(), a, *tape_module._arrays(tape))
+    else:
+        cos, sin = tape_module.lane_trigonometry(tape, a, out.shape[0])
+        LANE_K.run_lanes(out, initial.numpy(), a, cos, sin, tape.lane_trig[0], blocks, *tape_module._arrays(tape))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_lane_blocks_equal_the_row_kernel_on_random_gate_mixes(seed):
+    """Rows run side by side in blocks (every gate of the set: one-qubit runs as lane passes,
+    permutations of the whole block, any other step one lane at a time) give the row kernel's
+    states: 1-130 rows in 1-5 blocks of uneven sizes, per-row or shared angles and initial states."""
+    rng = np.random.default_rng(20_000 + seed)
+    n = int(rng.integers(2, 9))
+    c = _random_gate_mix(seed, n, streaming=seed % 3 == 0)
+    rows, blocks = int(rng.choice([1, 7, 40, 130])), int(rng.integers(1, 6))
+    blocks = min(blocks, rows)
+    g = torch.Generator().manual_seed(seed)
+    values = 4 * torch.rand(rows if seed % 2 else 1, c.num_parameters, generator=g, dtype=torch.float64) - 2
+    initial = torch.randn(rows if seed % 4 < 2 else 1, 1 << n, generator=g, dtype=torch.complex128)
+    if values.shape[0] == 1 and initial.shape[0] == 1:
+        initial = initial.expand(rows, -1).contiguous()  # at least one side says how many rows
+    expected = _run_kernel("run", c, values, initial)
+    got = _run_kernel("run_lanes", c, values, initial, blocks)
+    np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)
+
+
+def test_lane_trig_columns_cover_every_rotation_spectrum():
+    """Pauli rotations share one column for both phases (sign -1), a phase gate's zero eigenvalue
+    reads the angle-zero column, fixed and multi-qubit steps read only that column."""
+    c = Circuit(2).rx(Parameter("a"), 0).p(Parameter("b"), 1).h(0).rzz(Parameter("c"), 0, 1)
+    tape = tape_module.lower(compile_circuit(c))
+    trig, slots, eigenvalues = tape.lane_trig
+    zero = len(slots)
+    one_qubit = tape.qstart[1:] - tape.qstart[:-1] == 1
+    rotating = (tape.slot >= 0) & one_qubit
+    assert rotating.sum() == 2 and len(slots) == 2  # rx: one column for both phases; p: one, and zero
+    assert np.all(trig[~rotating, :2] == zero)
+    rx, p = np.flatnonzero(rotating)
+    assert trig[rx, 0] == trig[rx, 1] and trig[rx, 2] == -1 and abs(eigenvalues[trig[rx, 0]]) == 0.5
+    assert zero in trig[p, :2] and trig[p, 2] == 1
+    cos, sin = tape_module.lane_trigonometry(tape, np.array([[0.3, 0.7, 0.1]]), 3)
+    assert cos.shape == (3, 3) and np.all(cos[zero] == 1) and np.all(sin[zero] == 0)
+
+
+def test_large_batches_run_side_by_side_through_the_public_calls(monkeypatch):
+    """A batch with two full blocks a thread takes the lane kernel (counted), in complex128 and
+    complex64, and equals one call per row, gradients included."""
+    import numba
+
+    calls = []
+    real = LANE_K.run_lanes
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        calls.append(args[0].shape)
+        return real(*args)
+
+    monkeypatch.setattr(LANE_K, "run_lanes", counted)
+    c = _random_gate_mix(3, 6, streaming=False)
+    rows = 2 * LANE_K.LANE_MIN * numba.get_num_threads() + 3
+    values = torch.rand(rows, c.num_parameters, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    obs = X(0) @ Z(4) + Y(2)
+    for dtype, tol in ((torch.complex128, 1e-12), (torch.complex64, 2e-5)):
+        v = values.to(dtype.to_real())
+        batched = qdiff.state(c, v, dtype=dtype)
+        one_by_one = torch.stack([qdiff.state(c, v[r], dtype=dtype) for r in range(0, rows, 17)])
+        torch.testing.assert_close(batched[::17], one_by_one, atol=tol, rtol=0)
+    assert calls == [(rows, 64)] * 2
+    v = values.clone().requires_grad_(True)
+    qdiff.expval(c, obs, v).sum().backward()
+    w = values[:5].clone().requires_grad_(True)
+    qdiff.expval(c, obs, w, method="backprop").sum().backward()
+    torch.testing.assert_close(v.grad[:5], w.grad, atol=1e-10, rtol=0)
+    assert len(calls) == 3
