@@ -439,12 +439,11 @@ def lanes(state: np.ndarray) -> bool:
     blocks of :data:`~qdiff.sim.tape_kernels.LANE_MIN` rows a thread or more (n = 8 on two
     threads, against the row kernel: 32 rows 2x slower in one block, 64 even, 128-256 rows 0.88x
     the time, 1024 0.74-0.78x), in the process that owns numba's threads."""
-    rows, size = state.shape
-    if size > 1 << LANE_MAX_QUBITS or rows < 2 * _kernels().LANE_MIN or not owns_thread_pool():
-        return False
     import numba
 
-    return rows >= 2 * _kernels().LANE_MIN * numba.get_num_threads()
+    rows, size = state.shape
+    return size <= 1 << LANE_MAX_QUBITS and rows >= 2 * _kernels().LANE_MIN * numba.get_num_threads() and \
+        owns_thread_pool()
 
 
 def lane_blocks(rows: int) -> int:
