@@ -1070,7 +1070,7 @@ def _lane_permute(re, im, sre, sim, affine, idata, i0, cdata, c0, inverse, L):  
                 re[dst + t] = sre[src + t]
                 im[dst + t] = sim[src + t]
         else:
-            z = cdata[np.uint64(c0) + (image if inverse else j)]
+            z = cdata[np.uint64(c0) + j]  # new[perm[j]] = z old[j]; inverse: new[j] = conj(z) old[perm[j]]
             zr, zi = z.real, -z.imag if inverse else z.imag
             for lane in range(L):
                 t = np.uint64(lane)

@@ -628,3 +628,29 @@ def test_large_batches_run_side_by_side_through_the_public_calls(monkeypatch):
     qdiff.expval(c, obs, w, method="backprop").sum().backward()
     torch.testing.assert_close(v.grad[:5], w.grad, atol=1e-10, rtol=0)
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_lane_permutations_equal_the_row_permutations_both_ways(affine):
+    """A whole-state monomial on a block of lanes (with phases, or an affine CNOT network) moves
+    every lane as the row kernel's permutation moves a row, forward and inverse."""
+    c = Circuit(4).cx(0, 1).cx(1, 3).swap(2, 0) if affine else Circuit(4).cy(0, 1).ccx(1, 2, 3).cz(3, 0)
+    tape = tape_module.lower(compile_circuit(c))
+    kind = LANE_K.GROUP_AFFINE if affine else LANE_K.GROUP_PERMUTATION
+    (g,) = np.flatnonzero(tape.gkind == kind)
+    assert affine or tape.gc[g] >= 0  # a permutation with phases
+    rows = np.random.default_rng(1).standard_normal((3, 16)) + 1j * np.random.default_rng(2).standard_normal((3, 16))
+    for inverse in (False, True):
+        expected = rows.copy()
+        for r in range(3):
+            if affine:
+                LANE_K._permute_affine(expected[r], np.empty(16, complex), tape.idata, tape.gi[g], inverse)
+            else:
+                LANE_K._permute(expected[r], np.empty(16, complex), tape.idata, tape.gi[g], tape.cdata, tape.gc[g], inverse)
+        re, im = np.empty(48), np.empty(48)
+        LANE_K._lanes_load(re, im, rows, 0, 3)
+        LANE_K._lane_permute(re, im, np.empty(48), np.empty(48), affine, tape.idata, tape.gi[g], tape.cdata, tape.gc[g],
+                             inverse, 3)
+        got = np.empty((3, 16), complex)
+        LANE_K._lanes_store(got, re, im, 0, 3)
+        np.testing.assert_allclose(got, expected, atol=1e-14, rtol=0)
