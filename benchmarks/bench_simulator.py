@@ -290,23 +290,28 @@ class BatchRow:
         return self.loop_ms / rows_ms
 
 
-def kernel_seconds_per_row(circuit: qdiff.Circuit, values: torch.Tensor, repeats: int) -> tuple[float, int] | None:
+def kernel_seconds_per_row(circuit: qdiff.Circuit, values: torch.Tensor, repeats: int,
+                           dtype: torch.dtype = torch.complex128) -> tuple[float, int] | None:
     """``(seconds per row, threads)``: the numba tape kernel that a batched call runs (rows side
     by side in blocks, :func:`qdiff.sim.tape.lanes`, with the torch trigonometry it takes; or the
     row kernel) alone on every row of the batch on one thread (no Python, validation, allocation
     or copies of states; the arithmetic a batched call cannot avoid), and the thread count a
-    batched call spreads its rows over. ``None`` without numba. Reaches into
+    batched call spreads its rows over; for states of ``dtype`` (the lanes compute complex64 in
+    float32, the row kernel everything in complex128). ``None`` without numba. Reaches into
     :mod:`qdiff.sim.tape` on purpose: this is the floor under the public call."""
     from qdiff.sim import tape as tape_module
 
     program = compile_circuit(circuit)
     B = values.shape[0]
-    state = torch.zeros(B, 2**circuit.num_qubits, dtype=torch.complex128)
+    state = torch.zeros(B, 2**circuit.num_qubits, dtype=dtype)
     tape = tape_module.tape_for(program, state)
     kernels = tape_module._kernels()
     if tape is None or kernels is None:
         return None
     import numba
+
+    if not tape_module.lanes(state):
+        state = state.to(torch.complex128)
 
     angles = program.on(torch.complex128, torch.device("cpu")).angles(values.to(torch.float64)).numpy()
     x = state.numpy()
@@ -355,7 +360,7 @@ def bench_batch(dtypes: list[str], batch: int, repeats: int, device: torch.devic
             "qdiff.state": lambda v: waited(qdiff.state(circuit, v, dtype=dtype)),
             "qdiff.expval": lambda v: waited(qdiff.expval(circuit, observable, v, dtype=dtype)),
         }
-        floor = kernel_seconds_per_row(circuit, values, 2 * repeats + 1) if device.type == "cpu" else None
+        floor = kernel_seconds_per_row(circuit, values, 2 * repeats + 1, dtype) if device.type == "cpu" else None
         kernel_us, threads = (floor[0] * 1e6, floor[1]) if floor else (None, 1)
         values = values.to(device)
         for what, call in calls.items():

@@ -433,7 +433,7 @@ def _initial_rows(state: torch.Tensor) -> np.ndarray:
     return s.numpy()
 
 
-def lanes(state: np.ndarray) -> bool:
+def lanes(state: np.ndarray | torch.Tensor) -> bool:
     """Whether the forward of ``state`` ``(B, 2**n)`` runs its rows side by side in blocks
     (:func:`~qdiff.sim.tape_kernels.run_lanes`): at most :data:`LANE_MAX_QUBITS` qubits, two
     blocks of :data:`~qdiff.sim.tape_kernels.LANE_MIN` rows a thread or more (n = 8 on two
@@ -472,13 +472,17 @@ def lane_trigonometry(tape: Tape, angles: np.ndarray, rows: int) -> tuple[np.nda
 def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     """The final states for ``state`` ``(B, 2**n)`` (not modified) and ``angles`` ``(B or 1, S)``.
 
-    The kernels work in complex128 whatever the state's dtype (one compiled set instead of two:
-    compiling one took 15-30 s on these machines; a small state's precision costs nothing here).
-    They copy each row's initial state into the result themselves (:func:`_initial_rows`): a
-    batch that starts from one basis state allocates only the result."""
-    out = torch.empty(state.shape, dtype=torch.complex128)
+    The row kernels work in complex128 whatever the state's dtype (one compiled set instead of
+    two: compiling one took 15-30 s on these machines; a small state's precision costs nothing
+    here); rows side by side (:func:`lanes`) compute a complex64 batch in float32, whose passes
+    take twice the lanes an instruction. The kernels copy each row's initial state into the
+    result themselves (:func:`_initial_rows`): a batch that starts from one basis state allocates
+    only the result."""
+    side_by_side = lanes(state)
+    dtype = state.dtype if side_by_side and state.dtype == torch.complex64 else torch.complex128
+    out = torch.empty(state.shape, dtype=dtype)
     x, a = out.numpy(), _angles(angles)
-    if lanes(x):
+    if side_by_side:
         _kernels().run_lanes(x, _initial_rows(state), a, *lane_trigonometry(tape, a, x.shape[0]), tape.lane_trig[0],
                              lane_blocks(x.shape[0]), *_arrays(tape))
     else:

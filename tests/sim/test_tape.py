@@ -601,14 +601,14 @@ def test_lane_trig_columns_cover_every_rotation_spectrum():
 
 def test_large_batches_run_side_by_side_through_the_public_calls(monkeypatch):
     """A batch with two full blocks a thread takes the lane kernel (counted), in complex128 and
-    complex64, and equals one call per row, gradients included."""
+    complex64 (computed in float32), and equals one call per row, gradients included."""
     import numba
 
     calls = []
     real = LANE_K.run_lanes
 
     def counted(*args):  # type: ignore[no-untyped-def]
-        calls.append(args[0].shape)
+        calls.append((args[0].shape, args[0].dtype))
         return real(*args)
 
     monkeypatch.setattr(LANE_K, "run_lanes", counted)
@@ -621,7 +621,7 @@ def test_large_batches_run_side_by_side_through_the_public_calls(monkeypatch):
         batched = qdiff.state(c, v, dtype=dtype)
         one_by_one = torch.stack([qdiff.state(c, v[r], dtype=dtype) for r in range(0, rows, 17)])
         torch.testing.assert_close(batched[::17], one_by_one, atol=tol, rtol=0)
-    assert calls == [(rows, 64)] * 2
+    assert calls == [((rows, 64), np.complex128), ((rows, 64), np.complex64)]  # complex64 lanes compute in float32
     v = values.clone().requires_grad_(True)
     qdiff.expval(c, obs, v).sum().backward()
     w = values[:5].clone().requires_grad_(True)
