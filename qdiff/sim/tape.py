@@ -439,11 +439,13 @@ def lanes(state: np.ndarray | torch.Tensor) -> bool:
     blocks of :data:`~qdiff.sim.tape_kernels.LANE_MIN` rows a thread or more (n = 8 on two
     threads, against the row kernel: 32 rows 2x slower in one block, 64 even, 128-256 rows 0.88x
     the time, 1024 0.74-0.78x), in the process that owns numba's threads."""
+    rows, size = state.shape
+    minimum = 2 * _kernels().LANE_MIN
+    if rows < minimum or size > 1 << LANE_MAX_QUBITS:  # a small call asks nothing of the thread pool
+        return False
     import numba
 
-    rows, size = state.shape
-    return size <= 1 << LANE_MAX_QUBITS and rows >= 2 * _kernels().LANE_MIN * numba.get_num_threads() and \
-        owns_thread_pool()
+    return rows >= minimum * numba.get_num_threads() and owns_thread_pool()
 
 
 def lane_blocks(rows: int) -> int:
