@@ -627,7 +627,10 @@ def test_large_batches_run_side_by_side_through_the_public_calls(monkeypatch):
     w = values[:5].clone().requires_grad_(True)
     qdiff.expval(c, obs, w, method="backprop").sum().backward()
     torch.testing.assert_close(v.grad[:5], w.grad, atol=1e-10, rtol=0)
-    assert len(calls) == 3
+    v32 = values.float().requires_grad_(True)  # a complex64 forward in float32 lanes, then the sweep
+    qdiff.expval(c, obs, v32, dtype=torch.complex64).sum().backward()
+    torch.testing.assert_close(v32.grad.double(), v.grad, atol=2e-5, rtol=0)
+    assert len(calls) == 4 and calls[-1][1] == np.complex64
 
 
 @pytest.mark.parametrize("affine", [True, False])
