@@ -407,17 +407,39 @@ def _working(x: torch.Tensor) -> torch.Tensor:
     return x.detach().resolve_conj().to(torch.complex128, memory_format=torch.contiguous_format, copy=True)
 
 
+NUMPY_MAX_ELEMENTS = 1 << 16
+"""Elements up to which the tape converts dtypes in numpy: a torch conversion costs 3-4 us a call
+even for a few hundred numbers, numpy's well under 1 (a single complex64 call of an 8-qubit
+circuit makes three: 12 us of its 36); larger tensors convert with torch's threads."""
+
+
+_TORCH_OF = {np.float64: torch.float64, np.complex128: torch.complex128}
+_NUMPY_OF = {torch.float32: np.float32, torch.float64: np.float64, torch.complex64: np.complex64,
+             torch.complex128: np.complex128}
+
+
+def _numpy_as(t: torch.Tensor, dtype: type) -> np.ndarray:
+    """``t`` (a CPU tensor, detached, no lazy conjugate) as a contiguous numpy array of ``dtype``
+    (float64 or complex128): a view when it already is one, else a converted copy."""
+    if t.numel() > NUMPY_MAX_ELEMENTS and (t.dtype != _TORCH_OF[dtype] or not t.is_contiguous()):
+        t = t.to(_TORCH_OF[dtype]).contiguous()
+    return np.ascontiguousarray(t.numpy(), dtype=dtype)
+
+
+def _torch_as(x: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """``x`` as a tensor of ``dtype``: sharing its memory when the dtypes agree, else a converted
+    copy (in numpy up to :data:`NUMPY_MAX_ELEMENTS`)."""
+    t = torch.from_numpy(x)
+    if t.dtype == dtype:
+        return t
+    if x.size <= NUMPY_MAX_ELEMENTS:
+        return torch.from_numpy(x.astype(_NUMPY_OF[dtype]))
+    return t.to(dtype)
+
+
 def _angles(angles: torch.Tensor) -> np.ndarray:
     """``angles`` as a contiguous float64 array (a view when they already are one)."""
-    a = angles.detach()
-    if a.dtype != torch.float64 or not a.is_contiguous():  # ``to`` costs microseconds even as a no-op
-        a = a.to(torch.float64).contiguous()
-    return a.numpy()
-
-
-def _as(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``x.to(dtype)``, without the call when it already has it."""
-    return x if x.dtype == dtype else x.to(dtype)
+    return _numpy_as(angles.detach(), np.float64)
 
 
 def _initial_rows(state: torch.Tensor) -> np.ndarray:
@@ -428,9 +450,7 @@ def _initial_rows(state: torch.Tensor) -> np.ndarray:
     s = state.detach()
     if s.shape[0] > 1 and s.stride(0) == 0:
         s = s[:1]
-    if s.dtype != torch.complex128 or s.is_conj() or not s.is_contiguous():  # else a view, in one call
-        s = s.resolve_conj().to(torch.complex128).contiguous()
-    return s.numpy()
+    return _numpy_as(s.resolve_conj() if s.is_conj() else s, np.complex128)
 
 
 def lanes(state: np.ndarray | torch.Tensor) -> bool:
@@ -481,17 +501,17 @@ def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Ten
     result themselves (:func:`_initial_rows`): a batch that starts from one basis state allocates
     only the result."""
     side_by_side = lanes(state)
-    dtype = state.dtype if side_by_side and state.dtype == torch.complex64 else torch.complex128
-    out = torch.empty(state.shape, dtype=dtype)
-    x, a = out.numpy(), _angles(angles)
+    x = np.empty(state.shape, dtype=np.complex64 if side_by_side and state.dtype == torch.complex64 else np.complex128)
+    a = _angles(angles)
     if side_by_side:
         _kernels().run_lanes(x, _initial_rows(state), a, *lane_trigonometry(tape, a, x.shape[0]), tape.lane_trig[0],
                              lane_blocks(x.shape[0]), *_arrays(tape))
     else:
         _kernel(x, "run")(x, _initial_rows(state), a, *_arrays(tape))
+    out = _torch_as(x, state.dtype)
     if tape.global_phase != 1:
         out.mul_(tape.global_phase)
-    return _as(out, state.dtype)
+    return out
 
 
 def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles: torch.Tensor,
@@ -510,4 +530,4 @@ def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles
     grad = np.zeros(a.shape, dtype=np.float64)
     p = psi.numpy()
     _kernel(p, "sweep")(p, lam.numpy(), a, grad, *_arrays(tape))
-    return _as(torch.from_numpy(grad), angles.dtype), _as(lam, final.dtype)
+    return _torch_as(grad, angles.dtype), _torch_as(lam.numpy(), final.dtype)

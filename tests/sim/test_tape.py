@@ -657,3 +657,23 @@ def test_lane_permutations_equal_the_row_permutations_both_ways(affine):
         got = np.empty((3, 16), complex)
         LANE_K._lanes_store(got, re, im, 0, 3)
         np.testing.assert_allclose(got, expected, atol=1e-14, rtol=0)
+
+
+@pytest.mark.parametrize("size", [7, tape_module.NUMPY_MAX_ELEMENTS + 1], ids=["numpy", "torch"])
+def test_dtype_conversions_small_in_numpy_large_in_torch(size):
+    """The tape's conversions give torch's values on both sides of NUMPY_MAX_ELEMENTS, and views
+    (no copy) when nothing needs converting."""
+    g = torch.Generator().manual_seed(size)
+    x = torch.randn(2, size, dtype=torch.complex64, generator=g)
+    got = tape_module._numpy_as(x, np.complex128)
+    assert got.dtype == np.complex128 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, x.to(torch.complex128).numpy())
+    strided = torch.randn(size, 2, dtype=torch.complex128, generator=g).T  # not contiguous
+    np.testing.assert_array_equal(tape_module._numpy_as(strided, np.complex128), strided.contiguous().numpy())
+    same = torch.randn(2, size, dtype=torch.complex128, generator=g)
+    assert np.shares_memory(tape_module._numpy_as(same, np.complex128), same.numpy())
+    back = tape_module._torch_as(got, torch.complex64)
+    assert back.dtype == torch.complex64 and torch.equal(back, x)
+    assert np.shares_memory(tape_module._torch_as(got, torch.complex128).numpy(), got)
+    angles = torch.rand(size, dtype=torch.float32, generator=g)
+    np.testing.assert_array_equal(tape_module._angles(angles), angles.double().numpy())
