@@ -461,11 +461,11 @@ def lanes(state: np.ndarray | torch.Tensor) -> bool:
     the time, 1024 0.74-0.78x), in the process that owns numba's threads."""
     rows, size = state.shape
     minimum = 2 * _kernels().LANE_MIN
-    if rows < minimum or size > 1 << LANE_MAX_QUBITS:  # a small call asks nothing of the thread pool
-        return False
+    if rows < minimum or size > 1 << LANE_MAX_QUBITS or not owns_thread_pool():
+        return False  # before the thread count: asking numba for it starts its threads
     import numba
 
-    return rows >= minimum * numba.get_num_threads() and owns_thread_pool()
+    return rows >= minimum * numba.get_num_threads()
 
 
 def lane_blocks(rows: int) -> int:

@@ -338,11 +338,16 @@ def test_whole_permutation_composes_the_steps():
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_forked_child_runs_its_rows_without_the_parents_thread_pool():
-    """After a threaded batch in this process, a forked child (a multiprocessing worker on Linux)
-    computes the same gradients in one thread: GNU OpenMP would abort it (exit by SIGTERM)."""
+@pytest.mark.parametrize("rows", [9, "lanes"])
+def test_a_forked_child_runs_its_rows_without_the_parents_thread_pool(rows):
+    """After a threaded batch in this process (rows over threads, or blocks of rows side by side),
+    a forked child (a multiprocessing worker on Linux) computes the same gradients in one thread:
+    GNU OpenMP would abort it (exit by SIGTERM)."""
+    import numba
+
     c = _wide(6)
-    v = torch.rand(9, c.num_parameters, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    rows = 2 * LANE_K.LANE_MIN * numba.get_num_threads() if rows == "lanes" else rows
+    v = torch.rand(rows, c.num_parameters, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
 
     def gradient() -> torch.Tensor:
         x = v.clone().requires_grad_(True)
@@ -356,7 +361,9 @@ def test_a_forked_child_runs_its_rows_without_the_parents_thread_pool():
     if pid == 0:  # the child: report whether it matched, never return into pytest
         ok = False
         try:
-            ok = not jit.owns_thread_pool() and torch.allclose(gradient(), want, atol=1e-12, rtol=0)
+            torch.set_num_threads(1)  # torch's own OpenMP pool does not survive a fork (DataLoader workers do this)
+            ok = not jit.owns_thread_pool() and not tape_module.lanes(torch.zeros(rows, 64)) and \
+                torch.allclose(gradient(), want, atol=1e-12, rtol=0)
         finally:
             os.write(write, b"1" if ok else b"0")
             os._exit(0)
