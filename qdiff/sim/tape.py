@@ -55,9 +55,15 @@ n = 16-18 even: those states stay in cache; more cores would otherwise idle wher
 used them all)."""
 
 LANE_MAX_QUBITS = 10
-"""Widest state whose rows a forward runs side by side (:func:`lanes`): 1024 rows of the 4-layer
-hardware-efficient circuit took 0.46x the row kernel's time at n = 4, 0.74-0.78x at n = 8, 0.82x
-at n = 9, 0.85x at n = 10; at n = 11 a block of 64 rows (2 MiB) outgrows the cache."""
+"""Widest complex128 state whose rows a forward runs side by side (:func:`lanes`): 1024 rows of the
+4-layer hardware-efficient circuit took 0.46x the row kernel's time at n = 4, 0.74-0.78x at n = 8,
+0.82x at n = 9, 0.85x at n = 10; at n = 11 (256 rows) 1.18x: a block of 64 rows (2 MiB) outgrows
+the cache."""
+
+LANE_MAX_QUBITS_COMPLEX64 = 13
+"""Widest complex64 state whose rows a forward runs side by side, in float32 (half the block):
+public ``qdiff.state`` against the row kernel, 256 rows: n = 11 4.1 against 8.0 ms, n = 12 10.4
+against 17.4; 128 rows: n = 13 15.2 against 18.3, n = 14 even (37-38 ms)."""
 
 TAPE_MAX_STEP_QUBITS = 4
 """Widest dense step a tape holds (its ``d x d`` operator is applied entry by entry)."""
@@ -455,13 +461,15 @@ def _initial_rows(state: torch.Tensor) -> np.ndarray:
 
 def lanes(state: np.ndarray | torch.Tensor) -> bool:
     """Whether the forward of ``state`` ``(B, 2**n)`` runs its rows side by side in blocks
-    (:func:`~qdiff.sim.tape_kernels.run_lanes`): at most :data:`LANE_MAX_QUBITS` qubits, two
+    (:func:`~qdiff.sim.tape_kernels.run_lanes`): at most :data:`LANE_MAX_QUBITS` qubits
+    (:data:`LANE_MAX_QUBITS_COMPLEX64` in complex64), two
     blocks of :data:`~qdiff.sim.tape_kernels.LANE_MIN` rows a thread or more (n = 8 on two
     threads, against the row kernel: 32 rows 2x slower in one block, 64 even, 128-256 rows 0.88x
     the time, 1024 0.74-0.78x), in the process that owns numba's threads."""
     rows, size = state.shape
     minimum = 2 * _kernels().LANE_MIN
-    if rows < minimum or size > 1 << LANE_MAX_QUBITS or not owns_thread_pool():
+    widest = LANE_MAX_QUBITS_COMPLEX64 if state.dtype in (torch.complex64, np.complex64) else LANE_MAX_QUBITS
+    if rows < minimum or size > 1 << widest or not owns_thread_pool():
         return False  # before the thread count: asking numba for it starts its threads
     import numba
 

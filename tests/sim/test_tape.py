@@ -684,3 +684,27 @@ def test_dtype_conversions_small_in_numpy_large_in_torch(size):
     assert np.shares_memory(tape_module._torch_as(got, torch.complex128).numpy(), got)
     angles = torch.rand(size, dtype=torch.float32, generator=g)
     np.testing.assert_array_equal(tape_module._angles(angles), angles.double().numpy())
+
+
+def test_complex64_lanes_reach_wider_states_than_complex128(monkeypatch):
+    """At 11 qubits a large complex64 batch runs side by side in float32 (counted) and a complex128
+    one row by row; both give the same states within complex64's precision."""
+    import numba
+
+    calls = []
+    real = LANE_K.run_lanes
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        calls.append(args[0].dtype)
+        return real(*args)
+
+    monkeypatch.setattr(LANE_K, "run_lanes", counted)
+    n = 11
+    assert tape_module.LANE_MAX_QUBITS < n <= tape_module.LANE_MAX_QUBITS_COMPLEX64
+    c = _random_gate_mix(5, n, streaming=False, gates=(20, 30))
+    rows = 2 * LANE_K.LANE_MIN * numba.get_num_threads()
+    values = torch.rand(rows, c.num_parameters, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    wide = qdiff.state(c, values)
+    single = qdiff.state(c, values.float(), dtype=torch.complex64)
+    assert calls == [np.complex64]
+    torch.testing.assert_close(single.to(torch.complex128), wide, atol=2e-5, rtol=0)
