@@ -708,3 +708,19 @@ def test_complex64_lanes_reach_wider_states_than_complex128(monkeypatch):
     single = qdiff.state(c, values.float(), dtype=torch.complex64)
     assert calls == [np.complex64]
     torch.testing.assert_close(single.to(torch.complex128), wide, atol=2e-5, rtol=0)
+
+
+def test_sampling_runs_the_compiled_tape_once(monkeypatch):
+    """``qdiff.sample`` takes its probabilities from the default engine, whose forward on a small
+    CPU state is the tape (one call for the whole batch, no sweep): the samples follow
+    ``qdiff.probs`` (every outcome drawn is possible, frequencies near the probabilities)."""
+    counts = _count(monkeypatch)
+    c = Circuit(3).h(0).cx(0, 1).ry(Parameter("a"), 2)
+    values = torch.tensor([[0.3], [2.0]], dtype=torch.float64)
+    shots = qdiff.sample(c, values, shots=20_000, seed=3)
+    assert counts == {"run": 1, "sweep": 0}
+    p = qdiff.probs(c, values)
+    for row in range(2):
+        frequencies = torch.bincount(shots[row], minlength=8).double() / 20_000
+        assert torch.all(frequencies[p[row] < 1e-12] == 0)
+        torch.testing.assert_close(frequencies, p[row], atol=0.015, rtol=0)
