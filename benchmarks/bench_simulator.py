@@ -310,7 +310,7 @@ def kernel_seconds_per_row(circuit: qdiff.Circuit, values: torch.Tensor, repeats
         return None
     import numba
 
-    if not tape_module.lanes(state):
+    if not tape_module.lanes(tape, state):
         state = state.to(torch.complex128)
 
     angles = program.on(torch.complex128, torch.device("cpu")).angles(values.to(torch.float64)).numpy()
@@ -318,7 +318,7 @@ def kernel_seconds_per_row(circuit: qdiff.Circuit, values: torch.Tensor, repeats
     initial = np.zeros((1, x.shape[1]), dtype=complex)
     initial[0, 0] = 1  # every row starts from |0...0>, copied in by the kernel as in a batched call
     arrays = tape_module._arrays(tape)
-    threads, lanes, blocks = numba.get_num_threads(), tape_module.lanes(x), tape_module.lane_blocks(B)
+    threads, lanes, blocks = numba.get_num_threads(), tape_module.lanes(tape, x), tape_module.lane_blocks(B)
 
     def one_thread() -> None:
         if lanes:

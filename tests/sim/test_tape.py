@@ -345,7 +345,7 @@ def test_a_forked_child_runs_its_rows_without_the_parents_thread_pool(rows):
     GNU OpenMP would abort it (exit by SIGTERM)."""
     import numba
 
-    c = _wide(6)
+    c = _runs_and_permutations(5, 6) if rows == "lanes" else _wide(6)
     rows = 2 * LANE_K.LANE_MIN * numba.get_num_threads() if rows == "lanes" else rows
     v = torch.rand(rows, c.num_parameters, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
 
@@ -356,13 +356,14 @@ def test_a_forked_child_runs_its_rows_without_the_parents_thread_pool(rows):
 
     want = gradient()
     assert jit.owns_thread_pool()
+    assert tape_module.lanes(tape_module.lower(compile_circuit(c)), torch.zeros(rows, 64)) == (rows > 9)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report whether it matched, never return into pytest
         ok = False
         try:
             torch.set_num_threads(1)  # torch's own OpenMP pool does not survive a fork (DataLoader workers do this)
-            ok = not jit.owns_thread_pool() and not tape_module.lanes(torch.zeros(rows, 64)) and \
+            ok = not jit.owns_thread_pool() and not tape_module.lanes(tape_module.lower(compile_circuit(c)), torch.zeros(rows, 64)) and \
                 torch.allclose(gradient(), want, atol=1e-12, rtol=0)
         finally:
             os.write(write, b"1" if ok else b"0")
@@ -554,6 +555,31 @@ def test_rows_that_share_a_basis_state_read_it_from_one_row(monkeypatch):
 LANE_K = jit.kernels("tape_kernels")
 
 
+def _runs_and_permutations(seed: int, n: int, gates: int = 40) -> Circuit:
+    """Random one-qubit gates (fixed and parametrized, shared and affine angles) between CNOTs and
+    SWAPs, with Toffolis and CYs next to them (consecutive fixed monomials make one whole-state
+    permutation; a lone one would be a step of its own): every group of its tape runs side by side
+    (:attr:`Tape.side_by_side`)."""
+    rng = np.random.default_rng(seed)
+    w = qdiff.ParameterVector("w", 4)
+    angles = [w[0], 2 * w[1] + 0.3, -w[2], w[3], 0.4]
+    c = Circuit(n, global_phase=0.2)
+    for _ in range(gates):
+        q = [int(x) for x in rng.choice(n, size=min(n, 3), replace=False)]
+        r = rng.random()
+        if r < 0.5:
+            getattr(c, ("rx", "ry", "rz", "p")[int(rng.integers(4))])(angles[int(rng.integers(5))], q[0])
+        elif r < 0.65:
+            getattr(c, _ONE_QUBIT_FIXED[int(rng.integers(len(_ONE_QUBIT_FIXED)))])(q[0])
+        elif r < 0.7:
+            c.u(angles[0], angles[1], angles[2], q[0])
+        elif r < 0.9 or n < 3:
+            getattr(c, ("cx", "swap")[int(rng.integers(2))])(q[0], q[1])
+        else:
+            c.ccx(*q).cy(q[1], q[0])  # with phases: one whole-state permutation
+    return c
+
+
 def _run_kernel(name: str, c: Circuit, values: torch.Tensor, initial: torch.Tensor, blocks: int = 0) -> np.ndarray:
     """The final states of the tape kernel ``name`` (``"run"`` or ``"run_lanes"`` in ``blocks`` blocks)."""
     program = compile_circuit(c)
@@ -619,7 +645,8 @@ def test_large_batches_run_side_by_side_through_the_public_calls(monkeypatch):
         return real(*args)
 
     monkeypatch.setattr(LANE_K, "run_lanes", counted)
-    c = _random_gate_mix(3, 6, streaming=False)
+    c = _runs_and_permutations(3, 6)
+    assert tape_module.lower(compile_circuit(c)).side_by_side
     rows = 2 * LANE_K.LANE_MIN * numba.get_num_threads() + 3
     values = torch.rand(rows, c.num_parameters, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     obs = X(0) @ Z(4) + Y(2)
@@ -701,7 +728,7 @@ def test_complex64_lanes_reach_wider_states_than_complex128(monkeypatch):
     monkeypatch.setattr(LANE_K, "run_lanes", counted)
     n = 11
     assert tape_module.LANE_MAX_QUBITS < n <= tape_module.LANE_MAX_QUBITS_COMPLEX64
-    c = _random_gate_mix(5, n, streaming=False, gates=(20, 30))
+    c = _runs_and_permutations(5, n)
     rows = 2 * LANE_K.LANE_MIN * numba.get_num_threads()
     values = torch.rand(rows, c.num_parameters, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     wide = qdiff.state(c, values)
@@ -724,3 +751,23 @@ def test_sampling_runs_the_compiled_tape_once(monkeypatch):
         frequencies = torch.bincount(shots[row], minlength=8).double() / 20_000
         assert torch.all(frequencies[p[row] < 1e-12] == 0)
         torch.testing.assert_close(frequencies, p[row], atol=0.015, rtol=0)
+
+
+def test_only_tapes_of_runs_and_permutations_run_side_by_side():
+    """Lanes run a step other than a run or a whole-state permutation one lane at a time (slower
+    than the row kernel: QAOA's rzz steps), so only tapes without such steps take them."""
+    import numba
+
+    rows = torch.zeros(2 * LANE_K.LANE_MIN * numba.get_num_threads(), 64, dtype=torch.complex128)
+    qaoa = Circuit(6)
+    for q in range(6):
+        qaoa.h(q)
+    for q in range(5):
+        qaoa.rzz(Parameter("g"), q, q + 1)
+    for q in range(6):
+        qaoa.rx(Parameter("b"), q)
+    for c, expected in ((qaoa, False), (_wide(6), False), (_runs_and_permutations(1, 6), True)):
+        tape = tape_module.lower(compile_circuit(c))
+        assert tape.side_by_side == expected
+        assert tape_module.lanes(tape, rows) == expected
+        assert tape_module.lanes(tape, rows[:LANE_K.LANE_MIN]) is False  # too few rows either way

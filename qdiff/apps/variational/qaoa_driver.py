@@ -135,7 +135,7 @@ class QAOAProblem:
         b = torch.linspace(0.05, np.pi / 2, points, dtype=torch.float64)
         grid = torch.cartesian_prod(g, b)
         with torch.no_grad():
-            e = expval(self.circuit(1), self.cost, grid, method="backprop")
+            e = expval(self.circuit(1), self.cost, grid)
         return grid[int(torch.argmax(e))]
 
     def result(self, p: int, values: torch.Tensor, steps: int, history: list[float], shots: int,
@@ -143,7 +143,7 @@ class QAOAProblem:
         """Exact expected cut and sampled best cut for optimised ``values``."""
         circuit = self.circuit(p)
         with torch.no_grad():
-            pr = probs(circuit, values.detach(), method="backprop").numpy()
+            pr = probs(circuit, values.detach()).numpy()
         expected = float(pr @ self.cuts)
         outcomes = sample(circuit, values.detach(), shots, seed=seed).numpy()
         freq = np.bincount(outcomes, minlength=len(self.cuts))

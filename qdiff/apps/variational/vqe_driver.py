@@ -66,12 +66,12 @@ class Energy:
     @torch.no_grad()
     def exact(self, values: torch.Tensor) -> float:
         """The exact energy on the torch simulator (whatever the backend)."""
-        return float(expval(self.circuit, self.hamiltonian, values.detach(), method="backprop"))
+        return float(expval(self.circuit, self.hamiltonian, values.detach()))
 
     @torch.no_grad()
     def state(self, values: torch.Tensor) -> torch.Tensor:
         """The ansatz state on the torch simulator ``(2**n,)``."""
-        return state(self.circuit, values.detach(), method="backprop")
+        return state(self.circuit, values.detach())
 
 
 class Minimizer:
