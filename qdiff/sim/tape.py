@@ -115,13 +115,20 @@ class Tape:
 
     @cached_property
     def side_by_side(self) -> bool:
-        """Whether every group is one the lane kernels run for all their rows at once (one-qubit
-        runs, whole-state permutations). They run any other step one lane at a time, as a row,
-        which made QAOA (``rzz`` steps) slower than the row kernel: 144 rows at n = 10 10.7
-        against 2.6 ms, n = 8 1.4 against 0.68 ms; such tapes keep the row kernel."""
+        """Whether every group is one the lane kernels run for all their rows at once: one-qubit
+        runs, whole-state permutations, diagonal steps on 2 to
+        :data:`~qdiff.sim.tape_kernels.DIAGONAL_PASS_MAX_QUBITS` qubits (``rzz``, ``cz``, ``cp``,
+        ``crz``, Z strings). They run any other step one lane at a time, as a row, which made QAOA
+        slower than the row kernel before its ``rzz`` steps ran side by side (144 rows at n = 10:
+        10.7 against 2.6 ms); tapes with such steps keep the row kernel."""
         from qdiff.sim import tape_kernels as K
 
-        return bool(np.all(self.gkind != K.GROUP_STEP))
+        for g in np.flatnonzero(self.gkind == K.GROUP_STEP):
+            s = self.gstart[g]
+            k = self.qstart[s + 1] - self.qstart[s]
+            if self.kind[s] not in (K.ROT_DIAGONAL, K.FIXED_DIAGONAL) or not 2 <= k <= K.DIAGONAL_PASS_MAX_QUBITS:
+                return False
+        return True
 
     @cached_property
     def lane_trig(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

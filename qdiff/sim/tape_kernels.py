@@ -1164,16 +1164,59 @@ def _lane_run_operator(m, s0, s1, cos, sin, trig, r0, L, kind, cstart, istart, c
 
 
 @njit(cache=True, fastmath=True)
+def _lane_diagonal(re, im, zr, zi, qubits, q0, k, L):  # type: ignore[no-untyped-def]
+    """A diagonal step on ``2 <= k <=`` :data:`DIAGONAL_PASS_MAX_QUBITS` ascending qubits
+    ``qubits[q0:q0 + k]`` for every lane, in place: amplitude ``i`` of lane ``l`` times its entry
+    ``z[j(i), l]`` (``zr, zi`` ``(2**k L,)``, :func:`_lane_diagonal_entries`)."""
+    Lu = np.uint64(L)
+    qa, qb, qc, qd = _step_bits(qubits, q0, k)
+    for ii in range(np.uint64(re.shape[0]) // Lu):
+        i = np.uint64(ii)
+        p = i * Lu
+        e = _local_index(i, qa, qb, qc, qd, k) * Lu
+        for lane in range(L):
+            t = np.uint64(lane)
+            a, b, c, d = re[p + t], im[p + t], zr[e + t], zi[e + t]
+            re[p + t] = a * c - b * d
+            im[p + t] = a * d + b * c
+
+
+@njit(cache=True, fastmath=True)
+def _lane_diagonal_entries(zr, zi, s, kind, k, cstart, cdata, slot, angles, r0, L):  # type: ignore[no-untyped-def]
+    """Each lane's ``2**k`` diagonal entries of step ``s`` into ``zr, zi`` (entry ``j`` of lane ``l``
+    at ``j L + l``): a fixed diagonal's own, or ``exp(-i theta lambda_j)`` of a rotation at the
+    lane's angle (numba's scalar trigonometry: a few calls a lane, where a run's took half a block)."""
+    c0 = cstart[s]
+    shared = angles.shape[0] == 1
+    for j in range(1 << k):
+        for lane in range(L):
+            if kind[s] == ROT_DIAGONAL:
+                x = -angles[0 if shared else r0 + lane, slot[s]] * cdata[c0 + j].real
+                zr[j * L + lane], zi[j * L + lane] = np.cos(x), np.sin(x)
+            else:
+                zr[j * L + lane], zi[j * L + lane] = cdata[c0 + j].real, cdata[c0 + j].imag
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _lane_diagonal_step(kind, k):  # type: ignore[no-untyped-def]
+    """Whether a step of ``kind`` on ``k`` qubits (a group of its own) runs as a lane diagonal."""
+    return (kind == ROT_DIAGONAL or kind == FIXED_DIAGONAL) and 2 <= k <= DIAGONAL_PASS_MAX_QUBITS
+
+
+@njit(cache=True, fastmath=True)
 def _lane_workspace(state, L, permutes):  # type: ignore[no-untyped-def]
-    """A block's arrays for rows of ``state`` ``(B, N)``: ``(re, im, scratch re, scratch im, m,
-    row)``: the block's state ``(N L,)`` twice (the scratch empty without whole-state
-    permutations) and a run's operator per lane ``(8 L,)``, in ``state``'s real dtype (a complex64
-    batch computes in float32: its passes take 8 lanes an instruction, 0.48-0.70 against 0.88-1.2
-    ns a pair and row), and one complex128 row ``(N,)`` for the steps a lane runs alone."""
+    """A block's arrays for rows of ``state`` ``(B, N)``: ``(re, im, scratch re, scratch im, m, zr,
+    zi, row)``: the block's state ``(N L,)`` twice (the scratch empty without whole-state
+    permutations), a run's operator per lane ``(8 L,)`` and a diagonal's entries per lane
+    ``(2**4 L,)`` twice, in ``state``'s real dtype (a complex64 batch computes in float32: its
+    passes take 8 lanes an instruction, 0.48-0.70 against 0.88-1.2 ns a pair and row), and one
+    complex128 row ``(N,)`` for the steps a lane runs alone."""
     N, real = state.shape[1], state.real.dtype
     P = N * L if permutes else 0
+    D = (1 << DIAGONAL_PASS_MAX_QUBITS) * L
     return (np.empty(N * L, dtype=real), np.empty(N * L, dtype=real), np.empty(P, dtype=real),
-            np.empty(P, dtype=real), np.empty(8 * L, dtype=real), np.empty(N, dtype=np.complex128))
+            np.empty(P, dtype=real), np.empty(8 * L, dtype=real), np.empty(D, dtype=real), np.empty(D, dtype=real),
+            np.empty(N, dtype=np.complex128))
 
 
 @njit(cache=True, fastmath=True)
@@ -1182,25 +1225,29 @@ def _run_block(state, initial, angles, cos, sin, trig, r0, L, work, lanes, gkind
     """Rows ``r0 .. r0+L-1`` of ``state`` become their initial states and go through every group
     of steps side by side (lanes); ``cos, sin`` ``(C, B)`` and ``trig``: :func:`_lane_run_operator`;
     ``work``: :func:`_workspace` (for the steps a lane runs alone), ``lanes``: :func:`_lane_workspace`."""
-    re, im, sre, sim, m, row = lanes
+    re, im, sre, sim, m, zr, zi, row = lanes
     op, gen, v, off, col, _, _, _, none = work
     no = none.shape[0] > 0
     shared = angles.shape[0] == 1
     _lanes_load(re, im, initial, r0, L)
     for g in range(gkind.shape[0]):
         s0, s1 = gstart[g], gstart[g + 1]
+        k = qstart[s0 + 1] - qstart[s0]
         if gkind[g] == GROUP_RUN:
             _lane_run_operator(m, s0, s1, cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata)
             _lane_pairs(re, im, qubits[qstart[s0]], m, L)
         elif gkind[g] == GROUP_PERMUTATION or gkind[g] == GROUP_AFFINE:
             _lane_permute(re, im, sre, sim, gkind[g] == GROUP_AFFINE, idata, gi[g], cdata, gc[g], False, L)
+        elif _lane_diagonal_step(kind[s0], k):
+            _lane_diagonal_entries(zr, zi, s0, kind, k, cstart, cdata, slot, angles, r0, L)
+            _lane_diagonal(re, im, zr, zi, qubits, qstart[s0], k, L)
         else:  # a step lanes do not share: each lane alone, as a row
             for lane in range(L):
                 a = angles[0 if shared else r0 + lane]
                 theta = a[slot[s0]] if slot[s0] >= 0 else 0.0
                 _lane_get(row, re, im, lane, L)
-                _step(row, none, s0, kind[s0], qubits, qstart[s0], qstart[s0 + 1] - qstart[s0], cstart, istart,
-                      cdata, idata, theta, no, no, op, gen, v, off, col)
+                _step(row, none, s0, kind[s0], qubits, qstart[s0], k, cstart, istart, cdata, idata, theta, no, no,
+                      op, gen, v, off, col)
                 _lane_set(re, im, row, lane, L)
     _lanes_store(state, re, im, r0, L)
 

@@ -753,9 +753,10 @@ def test_sampling_runs_the_compiled_tape_once(monkeypatch):
         torch.testing.assert_close(frequencies, p[row], atol=0.015, rtol=0)
 
 
-def test_only_tapes_of_runs_and_permutations_run_side_by_side():
-    """Lanes run a step other than a run or a whole-state permutation one lane at a time (slower
-    than the row kernel: QAOA's rzz steps), so only tapes without such steps take them."""
+def test_only_tapes_of_runs_permutations_and_diagonals_run_side_by_side(monkeypatch):
+    """Lanes run a step other than a run, a whole-state permutation or a diagonal one lane at a
+    time (slower than the row kernel), so only tapes without such steps take them; QAOA's rzz
+    steps run side by side (counted) and agree with the row kernel."""
     import numba
 
     rows = torch.zeros(2 * LANE_K.LANE_MIN * numba.get_num_threads(), 64, dtype=torch.complex128)
@@ -766,8 +767,23 @@ def test_only_tapes_of_runs_and_permutations_run_side_by_side():
         qaoa.rzz(Parameter("g"), q, q + 1)
     for q in range(6):
         qaoa.rx(Parameter("b"), q)
-    for c, expected in ((qaoa, False), (_wide(6), False), (_runs_and_permutations(1, 6), True)):
+    qaoa.cz(0, 5).cp(Parameter("b") - 0.2, 1, 3).pauli_rot("ZZZ", (0, 2, 4), Parameter("g"))  # more diagonals
+    for c, expected in ((qaoa, True), (_wide(6), False), (_runs_and_permutations(1, 6), True)):
         tape = tape_module.lower(compile_circuit(c))
         assert tape.side_by_side == expected
         assert tape_module.lanes(tape, rows) == expected
         assert tape_module.lanes(tape, rows[:LANE_K.LANE_MIN]) is False  # too few rows either way
+    calls = []
+    real = LANE_K.run_lanes
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        calls.append(args[0].shape)
+        return real(*args)
+
+    monkeypatch.setattr(LANE_K, "run_lanes", counted)
+    values = torch.rand(rows.shape[0], qaoa.num_parameters, generator=torch.Generator().manual_seed(9),
+                        dtype=torch.float64)
+    batched = qdiff.state(qaoa, values)
+    assert calls == [rows.shape]
+    torch.testing.assert_close(batched[::31], torch.stack([qdiff.state(qaoa, v) for v in values[::31]]),
+                               atol=1e-12, rtol=0)
