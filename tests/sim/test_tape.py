@@ -555,6 +555,19 @@ def test_rows_that_share_a_basis_state_read_it_from_one_row(monkeypatch):
 LANE_K = jit.kernels("tape_kernels")
 
 
+def _count_lanes(monkeypatch) -> list[tuple[tuple[int, ...], np.dtype]]:
+    """The ``(shape, dtype)`` of the state of each call of the lane kernel from now on."""
+    calls: list[tuple[tuple[int, ...], np.dtype]] = []
+    real = LANE_K.run_lanes
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        calls.append((args[0].shape, args[0].dtype))
+        return real(*args)
+
+    monkeypatch.setattr(LANE_K, "run_lanes", counted)
+    return calls
+
+
 def _runs_and_permutations(seed: int, n: int, gates: int = 40) -> Circuit:
     """Random one-qubit gates (fixed and parametrized, shared and affine angles) between CNOTs and
     SWAPs, with Toffolis and CYs next to them (consecutive fixed monomials make one whole-state
@@ -637,14 +650,7 @@ def test_large_batches_run_side_by_side_through_the_public_calls(monkeypatch):
     complex64 (computed in float32), and equals one call per row, gradients included."""
     import numba
 
-    calls = []
-    real = LANE_K.run_lanes
-
-    def counted(*args):  # type: ignore[no-untyped-def]
-        calls.append((args[0].shape, args[0].dtype))
-        return real(*args)
-
-    monkeypatch.setattr(LANE_K, "run_lanes", counted)
+    calls = _count_lanes(monkeypatch)
     c = _runs_and_permutations(3, 6)
     assert tape_module.lower(compile_circuit(c)).side_by_side
     rows = 2 * LANE_K.LANE_MIN * numba.get_num_threads() + 3
@@ -718,14 +724,7 @@ def test_complex64_lanes_reach_wider_states_than_complex128(monkeypatch):
     one row by row; both give the same states within complex64's precision."""
     import numba
 
-    calls = []
-    real = LANE_K.run_lanes
-
-    def counted(*args):  # type: ignore[no-untyped-def]
-        calls.append(args[0].dtype)
-        return real(*args)
-
-    monkeypatch.setattr(LANE_K, "run_lanes", counted)
+    calls = _count_lanes(monkeypatch)
     n = 11
     assert tape_module.LANE_MAX_QUBITS < n <= tape_module.LANE_MAX_QUBITS_COMPLEX64
     c = _runs_and_permutations(5, n)
@@ -733,7 +732,7 @@ def test_complex64_lanes_reach_wider_states_than_complex128(monkeypatch):
     values = torch.rand(rows, c.num_parameters, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     wide = qdiff.state(c, values)
     single = qdiff.state(c, values.float(), dtype=torch.complex64)
-    assert calls == [np.complex64]
+    assert calls == [((rows, 1 << n), np.complex64)]
     torch.testing.assert_close(single.to(torch.complex128), wide, atol=2e-5, rtol=0)
 
 
@@ -773,17 +772,10 @@ def test_only_tapes_of_runs_permutations_and_diagonals_run_side_by_side(monkeypa
         assert tape.side_by_side == expected
         assert tape_module.lanes(tape, rows) == expected
         assert tape_module.lanes(tape, rows[:LANE_K.LANE_MIN]) is False  # too few rows either way
-    calls = []
-    real = LANE_K.run_lanes
-
-    def counted(*args):  # type: ignore[no-untyped-def]
-        calls.append(args[0].shape)
-        return real(*args)
-
-    monkeypatch.setattr(LANE_K, "run_lanes", counted)
+    calls = _count_lanes(monkeypatch)
     values = torch.rand(rows.shape[0], qaoa.num_parameters, generator=torch.Generator().manual_seed(9),
                         dtype=torch.float64)
     batched = qdiff.state(qaoa, values)
-    assert calls == [rows.shape]
+    assert calls == [(tuple(rows.shape), np.complex128)]
     torch.testing.assert_close(batched[::31], torch.stack([qdiff.state(qaoa, v) for v in values[::31]]),
                                atol=1e-12, rtol=0)
