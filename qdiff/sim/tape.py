@@ -478,8 +478,8 @@ def _initial_rows(state: torch.Tensor) -> np.ndarray:
 
 def lanes(tape: Tape, state: np.ndarray | torch.Tensor) -> bool:
     """Whether the forward of ``state`` ``(B, 2**n)`` runs its rows side by side in blocks
-    (:func:`~qdiff.sim.tape_kernels.run_lanes`): every group of ``tape`` a one-qubit run or a
-    whole-state permutation (:attr:`Tape.side_by_side`), at most :data:`LANE_MAX_QUBITS` qubits
+    (:func:`~qdiff.sim.tape_kernels.run_lanes`): every group of ``tape`` one the lanes run
+    together (:attr:`Tape.side_by_side`), at most :data:`LANE_MAX_QUBITS` qubits
     (:data:`LANE_MAX_QUBITS_COMPLEX64` in complex64), two blocks of
     :data:`~qdiff.sim.tape_kernels.LANE_MIN` rows a thread or more (n = 8 on two threads, against
     the row kernel: 32 rows 2x slower in one block, 64 even, 128-256 rows 0.88x the time, 1024
