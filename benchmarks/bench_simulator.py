@@ -310,15 +310,13 @@ def kernel_seconds_per_row(circuit: qdiff.Circuit, values: torch.Tensor, repeats
         return None
     import numba
 
-    if not tape_module.lanes(tape, state):
-        state = state.to(torch.complex128)
-
+    lanes = tape_module.lanes(tape, state)
+    x = (state if lanes else state.to(torch.complex128)).numpy()  # the row kernel computes in complex128
     angles = program.on(torch.complex128, torch.device("cpu")).angles(values.to(torch.float64)).numpy()
-    x = state.numpy()
     initial = np.zeros((1, x.shape[1]), dtype=complex)
     initial[0, 0] = 1  # every row starts from |0...0>, copied in by the kernel as in a batched call
     arrays = tape_module._arrays(tape)
-    threads, lanes, blocks = numba.get_num_threads(), tape_module.lanes(tape, x), tape_module.lane_blocks(B)
+    threads, blocks = numba.get_num_threads(), tape_module.lane_blocks(B)
 
     def one_thread() -> None:
         if lanes:

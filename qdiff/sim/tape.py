@@ -118,9 +118,9 @@ class Tape:
         """Whether every group is one the lane kernels run for all their rows at once: one-qubit
         runs, whole-state permutations, diagonal steps on 2 to
         :data:`~qdiff.sim.tape_kernels.DIAGONAL_PASS_MAX_QUBITS` qubits (``rzz``, ``cz``, ``cp``,
-        ``crz``, Z strings). They run any other step one lane at a time, as a row, which made QAOA
-        slower than the row kernel before its ``rzz`` steps ran side by side (144 rows at n = 10:
-        10.7 against 2.6 ms); tapes with such steps keep the row kernel."""
+        ``crz``, Z strings). Tapes with any other kind of step keep the row kernel: run one lane
+        at a time, as a row, such steps made QAOA slower than the row kernel before its ``rzz``
+        steps had their lane pass (144 rows at n = 10: 10.7 against 2.6 ms)."""
         from qdiff.sim import tape_kernels as K
 
         for g in np.flatnonzero(self.gkind == K.GROUP_STEP):

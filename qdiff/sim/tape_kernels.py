@@ -1047,11 +1047,11 @@ def _lane_pairs(re, im, q, m, L):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True)
-def _lane_permute(re, im, sre, sim, affine, idata, i0, cdata, c0, inverse, L):  # type: ignore[no-untyped-def]
+def _lane_permute(re, im, sre, sim, affine, idata, i0, cdata, c0, L):  # type: ignore[no-untyped-def]
     """A whole-state monomial on every lane, in place through the scratch ``sre, sim``:
-    ``new[perm[j]] = phases[j] old[j]`` (or its inverse) with the map from the two affine tables
-    at ``idata[i0:]`` (``affine``, :func:`_permute_affine`, no phases) or the table at
-    ``idata[i0:]`` and phases at ``cdata[c0:]`` (all ones when ``c0`` is negative)."""
+    ``new[perm[j]] = phases[j] old[j]`` with the map from the two affine tables at ``idata[i0:]``
+    (``affine``, :func:`_permute_affine`, no phases) or the table at ``idata[i0:]`` and phases at
+    ``cdata[c0:]`` (all ones when ``c0`` is negative)."""
     Lu = np.uint64(L)
     size = np.uint64(re.shape[0])
     _copy(re, sre, 0, size)
@@ -1063,15 +1063,15 @@ def _lane_permute(re, im, sre, sim, affine, idata, i0, cdata, c0, inverse, L):  
     for jj in range(size // Lu):
         j = np.uint64(jj)
         image = _affine_image(j, idata, low, top, h, mask) if affine else np.uint64(idata[np.uint64(i0) + j])
-        src, dst = (image * Lu, j * Lu) if inverse else (j * Lu, image * Lu)
+        src, dst = j * Lu, image * Lu
         if c0 < 0:
             for lane in range(L):
                 t = np.uint64(lane)
                 re[dst + t] = sre[src + t]
                 im[dst + t] = sim[src + t]
         else:
-            z = cdata[np.uint64(c0) + j]  # new[perm[j]] = z old[j]; inverse: new[j] = conj(z) old[perm[j]]
-            zr, zi = z.real, -z.imag if inverse else z.imag
+            z = cdata[np.uint64(c0) + j]
+            zr, zi = z.real, z.imag
             for lane in range(L):
                 t = np.uint64(lane)
                 re[dst + t] = zr * sre[src + t] - zi * sim[src + t]
@@ -1084,15 +1084,6 @@ def _lane_get(row, re, im, lane, L):  # type: ignore[no-untyped-def]
     for i in range(row.shape[0]):
         k = np.uint64(i) * np.uint64(L) + np.uint64(lane)
         row[i] = complex(re[k], im[k])
-
-
-@njit(cache=True, fastmath=True)
-def _lane_set(re, im, row, lane, L):  # type: ignore[no-untyped-def]
-    """Amplitude ``i`` of the block's lane ``= row[i]``."""
-    for i in range(row.shape[0]):
-        k = np.uint64(i) * np.uint64(L) + np.uint64(lane)
-        re[k] = row[i].real
-        im[k] = row[i].imag
 
 
 @njit(cache=True, fastmath=True)
@@ -1206,29 +1197,27 @@ def _lane_diagonal_step(kind, k):  # type: ignore[no-untyped-def]
 @njit(cache=True, fastmath=True)
 def _lane_workspace(state, L, permutes):  # type: ignore[no-untyped-def]
     """A block's arrays for rows of ``state`` ``(B, N)``: ``(re, im, scratch re, scratch im, m, zr,
-    zi, row)``: the block's state ``(N L,)`` twice (the scratch empty without whole-state
+    zi)``: the block's state ``(N L,)`` twice (the scratch empty without whole-state
     permutations), a run's operator per lane ``(8 L,)`` and a diagonal's entries per lane
     ``(2**4 L,)`` twice, in ``state``'s real dtype (a complex64 batch computes in float32: its
-    passes take 8 lanes an instruction, 0.48-0.70 against 0.88-1.2 ns a pair and row), and one
-    complex128 row ``(N,)`` for the steps a lane runs alone."""
+    passes take 8 lanes an instruction, 0.48-0.70 against 0.88-1.2 ns a pair and row)."""
     N, real = state.shape[1], state.real.dtype
     P = N * L if permutes else 0
     D = (1 << DIAGONAL_PASS_MAX_QUBITS) * L
     return (np.empty(N * L, dtype=real), np.empty(N * L, dtype=real), np.empty(P, dtype=real),
-            np.empty(P, dtype=real), np.empty(8 * L, dtype=real), np.empty(D, dtype=real), np.empty(D, dtype=real),
-            np.empty(N, dtype=np.complex128))
+            np.empty(P, dtype=real), np.empty(8 * L, dtype=real), np.empty(D, dtype=real), np.empty(D, dtype=real))
 
 
 @njit(cache=True, fastmath=True)
-def _run_block(state, initial, angles, cos, sin, trig, r0, L, work, lanes, gkind, gstart, gi, gc, kind, qstart,  # type: ignore[no-untyped-def]
+def _run_block(state, initial, angles, cos, sin, trig, r0, L, lanes, gkind, gstart, gi, gc, kind, qstart,  # type: ignore[no-untyped-def]
                qubits, cstart, istart, slot, cdata, idata, dmax, mmax):
     """Rows ``r0 .. r0+L-1`` of ``state`` become their initial states and go through every group
     of steps side by side (lanes); ``cos, sin`` ``(C, B)`` and ``trig``: :func:`_lane_run_operator`;
-    ``work``: :func:`_workspace` (for the steps a lane runs alone), ``lanes``: :func:`_lane_workspace`."""
-    re, im, sre, sim, m, zr, zi, row = lanes
-    op, gen, v, off, col, _, _, _, none = work
-    no = none.shape[0] > 0
-    shared = angles.shape[0] == 1
+    ``lanes``: :func:`_lane_workspace`. Every group must be one the lanes run together (one-qubit
+    runs, whole-state permutations, :func:`_lane_diagonal_step`; see
+    :attr:`qdiff.sim.tape.Tape.side_by_side`): running another kind of step one lane at a time
+    was slower than the row kernel (QAOA's ``rzz`` before its lane pass: 4x)."""
+    re, im, sre, sim, m, zr, zi = lanes
     _lanes_load(re, im, initial, r0, L)
     for g in range(gkind.shape[0]):
         s0, s1 = gstart[g], gstart[g + 1]
@@ -1237,31 +1226,25 @@ def _run_block(state, initial, angles, cos, sin, trig, r0, L, work, lanes, gkind
             _lane_run_operator(m, s0, s1, cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata)
             _lane_pairs(re, im, qubits[qstart[s0]], m, L)
         elif gkind[g] == GROUP_PERMUTATION or gkind[g] == GROUP_AFFINE:
-            _lane_permute(re, im, sre, sim, gkind[g] == GROUP_AFFINE, idata, gi[g], cdata, gc[g], False, L)
+            _lane_permute(re, im, sre, sim, gkind[g] == GROUP_AFFINE, idata, gi[g], cdata, gc[g], L)
         elif _lane_diagonal_step(kind[s0], k):
             _lane_diagonal_entries(zr, zi, s0, kind, k, cstart, cdata, slot, angles, r0, L)
             _lane_diagonal(re, im, zr, zi, qubits, qstart[s0], k, L)
-        else:  # a step lanes do not share: each lane alone, as a row
-            for lane in range(L):
-                a = angles[0 if shared else r0 + lane]
-                theta = a[slot[s0]] if slot[s0] >= 0 else 0.0
-                _lane_get(row, re, im, lane, L)
-                _step(row, none, s0, kind[s0], qubits, qstart[s0], k, cstart, istart, cdata, idata, theta, no, no,
-                      op, gen, v, off, col)
-                _lane_set(re, im, row, lane, L)
+        else:
+            raise ValueError("a step the lanes do not run side by side: check Tape.side_by_side first")
     _lanes_store(state, re, im, r0, L)
 
 
 @njit(cache=True, fastmath=True, parallel=True)
 def run_lanes(state, initial, angles, cos, sin, trig, blocks, *tape):  # type: ignore[no-untyped-def]
     """As :func:`run`, the rows in ``blocks`` blocks run side by side (:func:`_run_block`; ``cos,
-    sin, trig``: :func:`_lane_run_operator`), the blocks spread over threads. ``state``: complex128,
-    or complex64 (the lanes then compute in float32)."""
-    B, N = state.shape
+    sin, trig``: :func:`_lane_run_operator`), the blocks spread over threads, for a tape whose
+    every group runs side by side (:attr:`qdiff.sim.tape.Tape.side_by_side`). ``state``:
+    complex128, or complex64 (the lanes then compute in float32)."""
+    B = state.shape[0]
     permutes = _permutes(tape[0])
     for t in prange(blocks):
         r0 = np.int64(t) * B // blocks
         L = (np.int64(t) + 1) * B // blocks - r0
-        work = _workspace(np.empty((1, N), dtype=np.complex128), *tape)  # lone steps run in complex128
         lanes = _lane_workspace(state, L, permutes)
-        _run_block(state, initial, angles, cos, sin, trig, r0, L, work, lanes, *tape)
+        _run_block(state, initial, angles, cos, sin, trig, r0, L, lanes, *tape)

@@ -571,7 +571,8 @@ def _count_lanes(monkeypatch) -> list[tuple[tuple[int, ...], np.dtype]]:
 def _runs_and_permutations(seed: int, n: int, gates: int = 40) -> Circuit:
     """Random one-qubit gates (fixed and parametrized, shared and affine angles) between CNOTs and
     SWAPs, with Toffolis and CYs next to them (consecutive fixed monomials make one whole-state
-    permutation; a lone one would be a step of its own): every group of its tape runs side by side
+    permutation; a lone one would be a step of its own) and diagonals on two to four qubits (``rzz``,
+    ``cz``, ``cp``, ``crz``, Z strings): every group of its tape runs side by side
     (:attr:`Tape.side_by_side`)."""
     rng = np.random.default_rng(seed)
     w = qdiff.ParameterVector("w", 4)
@@ -586,9 +587,17 @@ def _runs_and_permutations(seed: int, n: int, gates: int = 40) -> Circuit:
             getattr(c, _ONE_QUBIT_FIXED[int(rng.integers(len(_ONE_QUBIT_FIXED)))])(q[0])
         elif r < 0.7:
             c.u(angles[0], angles[1], angles[2], q[0])
-        elif r < 0.9 or n < 3:
+        elif r < 0.8:
             getattr(c, ("cx", "swap")[int(rng.integers(2))])(q[0], q[1])
-        else:
+        elif r < 0.9:
+            pick = int(rng.integers(5))
+            if pick == 0:
+                c.cz(q[0], q[1])
+            elif pick < 4:
+                getattr(c, ("rzz", "cp", "crz")[pick - 1])(angles[int(rng.integers(5))], q[0], q[1])
+            elif n >= 3:
+                c.pauli_rot("ZZZ", tuple(q), angles[int(rng.integers(5))])
+        elif n >= 3:
             c.ccx(*q).cy(q[1], q[0])  # with phases: one whole-state permutation
     return c
 
@@ -608,13 +617,14 @@ def _run_kernel(name: str, c: Circuit, values: torch.Tensor, initial: torch.Tens
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_lane_blocks_equal_the_row_kernel_on_random_gate_mixes(seed):
-    """Rows run side by side in blocks (every gate of the set: one-qubit runs as lane passes,
-    permutations of the whole block, any other step one lane at a time) give the row kernel's
-    states: 1-130 rows in 1-5 blocks of uneven sizes, per-row or shared angles and initial states."""
+def test_lane_blocks_equal_the_row_kernel_on_random_circuits(seed):
+    """Rows run side by side in blocks (one-qubit runs as lane passes, permutations of the whole
+    block, diagonal passes) give the row kernel's states: 2-8 qubits, 1-130 rows in 1-5 blocks of
+    uneven sizes, per-row or shared angles and initial states."""
     rng = np.random.default_rng(20_000 + seed)
     n = int(rng.integers(2, 9))
-    c = _random_gate_mix(seed, n, streaming=seed % 3 == 0)
+    c = _runs_and_permutations(seed, n)
+    assert tape_module.lower(compile_circuit(c)).side_by_side
     rows, blocks = int(rng.choice([1, 7, 40, 130])), int(rng.integers(1, 6))
     blocks = min(blocks, rows)
     g = torch.Generator().manual_seed(seed)
@@ -674,29 +684,42 @@ def test_large_batches_run_side_by_side_through_the_public_calls(monkeypatch):
 
 
 @pytest.mark.parametrize("affine", [True, False])
-def test_lane_permutations_equal_the_row_permutations_both_ways(affine):
+def test_lane_permutations_equal_the_row_permutations(affine):
     """A whole-state monomial on a block of lanes (with phases, or an affine CNOT network) moves
-    every lane as the row kernel's permutation moves a row, forward and inverse."""
+    every lane as the row kernel's permutation moves a row."""
     c = Circuit(4).cx(0, 1).cx(1, 3).swap(2, 0) if affine else Circuit(4).cy(0, 1).ccx(1, 2, 3).cz(3, 0)
     tape = tape_module.lower(compile_circuit(c))
     kind = LANE_K.GROUP_AFFINE if affine else LANE_K.GROUP_PERMUTATION
     (g,) = np.flatnonzero(tape.gkind == kind)
     assert affine or tape.gc[g] >= 0  # a permutation with phases
     rows = np.random.default_rng(1).standard_normal((3, 16)) + 1j * np.random.default_rng(2).standard_normal((3, 16))
-    for inverse in (False, True):
-        expected = rows.copy()
-        for r in range(3):
-            if affine:
-                LANE_K._permute_affine(expected[r], np.empty(16, complex), tape.idata, tape.gi[g], inverse)
-            else:
-                LANE_K._permute(expected[r], np.empty(16, complex), tape.idata, tape.gi[g], tape.cdata, tape.gc[g], inverse)
-        re, im = np.empty(48), np.empty(48)
-        LANE_K._lanes_load(re, im, rows, 0, 3)
-        LANE_K._lane_permute(re, im, np.empty(48), np.empty(48), affine, tape.idata, tape.gi[g], tape.cdata, tape.gc[g],
-                             inverse, 3)
-        got = np.empty((3, 16), complex)
-        LANE_K._lanes_store(got, re, im, 0, 3)
-        np.testing.assert_allclose(got, expected, atol=1e-14, rtol=0)
+    expected = rows.copy()
+    for r in range(3):
+        if affine:
+            LANE_K._permute_affine(expected[r], np.empty(16, complex), tape.idata, tape.gi[g], False)
+        else:
+            LANE_K._permute(expected[r], np.empty(16, complex), tape.idata, tape.gi[g], tape.cdata, tape.gc[g], False)
+    re, im = np.empty(48), np.empty(48)
+    LANE_K._lanes_load(re, im, rows, 0, 3)
+    LANE_K._lane_permute(re, im, np.empty(48), np.empty(48), affine, tape.idata, tape.gi[g], tape.cdata, tape.gc[g], 3)
+    got = np.empty((3, 16), complex)
+    LANE_K._lanes_store(got, re, im, 0, 3)
+    np.testing.assert_allclose(got, expected, atol=1e-14, rtol=0)
+
+
+def test_a_lane_block_refuses_a_step_it_cannot_run_side_by_side():
+    """A block meeting a step the lanes do not run together (a controlled X rotation) raises
+    instead of computing something else; tape.lanes never sends such a tape."""
+    c = Circuit(3).ry(Parameter("a"), 0).crx(Parameter("b"), 0, 2)
+    tape = tape_module.lower(compile_circuit(c))
+    assert not tape.side_by_side
+    state = np.empty((2, 8), complex)
+    angles = np.array([[0.1, 0.2], [0.3, 0.4]])
+    cos, sin = tape_module.lane_trigonometry(tape, angles, 2)
+    lanes = LANE_K._lane_workspace(state, 2, False)
+    initial = np.eye(1, 8, dtype=complex)
+    with pytest.raises(ValueError, match="side by side"):
+        LANE_K._run_block(state, initial, angles, cos, sin, tape.lane_trig[0], 0, 2, lanes, *tape_module._arrays(tape))
 
 
 @pytest.mark.parametrize("size", [7, tape_module.NUMPY_MAX_ELEMENTS + 1], ids=["numpy", "torch"])
