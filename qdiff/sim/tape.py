@@ -163,6 +163,39 @@ class Tape:
         trig[:, :2][trig[:, :2] < 0] = len(slots)  # the column of angle zero
         return trig, np.array(slots, dtype=np.int64), np.array(eigenvalues, dtype=np.float64)
 
+    @cached_property
+    def lane_real(self) -> np.ndarray:
+        """``(groups,)`` ``int64``: 1 for a one-qubit run whose every step is real at every angle,
+        which the lanes apply as a real ``2 x 2`` on the real and imaginary parts
+        (:func:`~qdiff.sim.tape_kernels._lane_real_pairs`): half the arithmetic of a complex
+        one."""
+        from qdiff.sim import tape_kernels as K
+
+        real = np.zeros(len(self.gkind), dtype=np.int64)
+        for g in np.flatnonzero(self.gkind == K.GROUP_RUN):
+            real[g] = all(_real_one_qubit_step(self, s) for s in range(self.gstart[g], self.gstart[g + 1]))
+        return real
+
+
+def _real_one_qubit_step(tape: Tape, s: int, tolerance: float = 1e-12) -> bool:
+    """Whether one-qubit step ``s``'s operator is real at every angle: a fixed one with real
+    entries (``h``, ``x``, ``z``), or a rotation ``cos(theta l) (P0 + P1) - i sin(theta l)
+    (P0 - P1)`` (eigenvalues ``l, -l``) with ``P0 + P1`` real and ``P0 - P1`` imaginary (``ry``).
+    A rotation with a diagonal generator (``rz``, ``p``) never is."""
+    from qdiff.sim import tape_kernels as K
+
+    kind, c0 = tape.kind[s], tape.cstart[s]
+    if kind == K.ROT_DENSE:
+        p0, p1 = tape.cdata[c0:c0 + 4], tape.cdata[c0 + 4:c0 + 8]
+        l0, l1 = tape.cdata[c0 + 8].real, tape.cdata[c0 + 9].real
+        return bool(l1 == -l0 and np.all(np.abs((p0 + p1).imag) <= tolerance)
+                    and np.all(np.abs((p0 - p1).real) <= tolerance))
+    if kind == K.FIXED_DENSE:
+        return bool(np.all(np.abs(tape.cdata[c0:c0 + 4].imag) <= tolerance))
+    if kind in (K.FIXED_DIAGONAL, K.FIXED_MONOMIAL):
+        return bool(np.all(np.abs(tape.cdata[c0:c0 + 2].imag) <= tolerance))
+    return False
+
 
 def lower(program: Program) -> Tape | None:
     """The tape of ``program``, or ``None`` when a dense step is wider than :data:`TAPE_MAX_STEP_QUBITS`."""
@@ -533,7 +566,7 @@ def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Ten
     a = _angles(angles)
     if side_by_side:
         _kernels().run_lanes(x, _initial_rows(state), a, *lane_trigonometry(tape, a, x.shape[0]), tape.lane_trig[0],
-                             lane_blocks(x.shape[0]), *_arrays(tape))
+                             tape.lane_real, lane_blocks(x.shape[0]), *_arrays(tape))
     else:
         _kernel(x, "run")(x, _initial_rows(state), a, *_arrays(tape))
     out = _torch_as(x, state.dtype)

@@ -1047,6 +1047,29 @@ def _lane_pairs(re, im, q, m, L):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True)
+def _lane_real_pairs(re, im, q, m, L):  # type: ignore[no-untyped-def]
+    """As :func:`_lane_pairs` for an operator whose entries are all real (``ry``, ``h``, ``x``,
+    ``z`` runs; their imaginary parts in ``m`` are not read): the same real ``2 x 2`` on the
+    real and the imaginary parts, half the arithmetic of a complex one."""
+    Lu = np.uint64(L)
+    stride = _ONE << np.uint64(q)
+    pairs = np.uint64(re.shape[0]) // (_TWO * Lu)
+    for b in range(pairs // stride):
+        start = np.uint64(b) * _TWO * stride
+        for j in range(stride):
+            p0 = (start + np.uint64(j)) * Lu
+            p1 = p0 + stride * Lu
+            for lane in range(L):
+                t = np.uint64(lane)
+                a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
+                m00, m01, m10, m11 = m[t], m[_TWO * Lu + t], m[np.uint64(4) * Lu + t], m[np.uint64(6) * Lu + t]
+                re[p0 + t] = m00 * a0r + m01 * a1r
+                im[p0 + t] = m00 * a0i + m01 * a1i
+                re[p1 + t] = m10 * a0r + m11 * a1r
+                im[p1 + t] = m10 * a0i + m11 * a1i
+
+
+@njit(cache=True, fastmath=True)
 def _lane_permute(re, im, out_re, out_im, affine, idata, i0, cdata, c0, L):  # type: ignore[no-untyped-def]
     """A whole-state monomial on every lane, from ``re, im`` into ``out_re, out_im`` (the caller
     swaps the two: no copy of the block, which took half of the pass): ``out[perm[j]] =
@@ -1208,11 +1231,13 @@ def _lane_workspace(state, L, permutes):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True)
-def _run_block(state, initial, angles, cos, sin, trig, r0, L, lanes, gkind, gstart, gi, gc, kind, qstart,  # type: ignore[no-untyped-def]
+def _run_block(state, initial, angles, cos, sin, trig, real, r0, L, lanes, gkind, gstart, gi, gc, kind, qstart,  # type: ignore[no-untyped-def]
                qubits, cstart, istart, slot, cdata, idata, dmax, mmax):
     """Rows ``r0 .. r0+L-1`` of ``state`` become their initial states and go through every group
     of steps side by side (lanes); ``cos, sin`` ``(C, B)`` and ``trig``: :func:`_lane_run_operator`;
-    ``lanes``: :func:`_lane_workspace`. Every group must be one the lanes run together (one-qubit
+    ``real`` ``(groups,)``: the runs whose operator is real at every angle
+    (:func:`_lane_real_pairs`, :attr:`qdiff.sim.tape.Tape.lane_real`); ``lanes``:
+    :func:`_lane_workspace`. Every group must be one the lanes run together (one-qubit
     runs, whole-state permutations, :func:`_lane_diagonal_step`; see
     :attr:`qdiff.sim.tape.Tape.side_by_side`): running another kind of step one lane at a time
     was slower than the row kernel (QAOA's ``rzz`` before its lane pass: 4x)."""
@@ -1223,7 +1248,10 @@ def _run_block(state, initial, angles, cos, sin, trig, r0, L, lanes, gkind, gsta
         k = qstart[s0 + 1] - qstart[s0]
         if gkind[g] == GROUP_RUN:
             _lane_run_operator(m, s0, s1, cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata)
-            _lane_pairs(re, im, qubits[qstart[s0]], m, L)
+            if real[g]:
+                _lane_real_pairs(re, im, qubits[qstart[s0]], m, L)
+            else:
+                _lane_pairs(re, im, qubits[qstart[s0]], m, L)
         elif gkind[g] == GROUP_PERMUTATION or gkind[g] == GROUP_AFFINE:
             _lane_permute(re, im, sre, sim, gkind[g] == GROUP_AFFINE, idata, gi[g], cdata, gc[g], L)
             re, im, sre, sim = sre, sim, re, im
@@ -1236,9 +1264,9 @@ def _run_block(state, initial, angles, cos, sin, trig, r0, L, lanes, gkind, gsta
 
 
 @njit(cache=True, fastmath=True, parallel=True)
-def run_lanes(state, initial, angles, cos, sin, trig, blocks, *tape):  # type: ignore[no-untyped-def]
+def run_lanes(state, initial, angles, cos, sin, trig, real, blocks, *tape):  # type: ignore[no-untyped-def]
     """As :func:`run`, the rows in ``blocks`` blocks run side by side (:func:`_run_block`; ``cos,
-    sin, trig``: :func:`_lane_run_operator`), the blocks spread over threads, for a tape whose
+    sin, trig``: :func:`_lane_run_operator`; ``real``: :attr:`qdiff.sim.tape.Tape.lane_real`), the blocks spread over threads, for a tape whose
     every group runs side by side (:attr:`qdiff.sim.tape.Tape.side_by_side`). ``state``:
     complex128, or complex64 (the lanes then compute in float32)."""
     B = state.shape[0]
@@ -1247,4 +1275,4 @@ def run_lanes(state, initial, angles, cos, sin, trig, blocks, *tape):  # type: i
         r0 = np.int64(t) * B // blocks
         L = (np.int64(t) + 1) * B // blocks - r0
         lanes = _lane_workspace(state, L, permutes)
-        _run_block(state, initial, angles, cos, sin, trig, r0, L, lanes, *tape)
+        _run_block(state, initial, angles, cos, sin, trig, real, r0, L, lanes, *tape)

@@ -602,8 +602,10 @@ def _runs_and_permutations(seed: int, n: int, gates: int = 40) -> Circuit:
     return c
 
 
-def _run_kernel(name: str, c: Circuit, values: torch.Tensor, initial: torch.Tensor, blocks: int = 0) -> np.ndarray:
-    """The final states of the tape kernel ``name`` (``"run"`` or ``"run_lanes"`` in ``blocks`` blocks)."""
+def _run_kernel(name: str, c: Circuit, values: torch.Tensor, initial: torch.Tensor, blocks: int = 0,
+                real: np.ndarray | None = None) -> np.ndarray:
+    """The final states of the tape kernel ``name`` (``"run"`` or ``"run_lanes"`` in ``blocks``
+    blocks, with the tape's real runs or ``real``)."""
     program = compile_circuit(c)
     tape = tape_module.lower(program)
     a = tape_module._angles(program.on(torch.complex128, torch.device("cpu")).angles(values))
@@ -612,7 +614,9 @@ def _run_kernel(name: str, c: Circuit, values: torch.Tensor, initial: torch.Tens
         LANE_K.run(out, initial.numpy(), a, *tape_module._arrays(tape))
     else:
         cos, sin = tape_module.lane_trigonometry(tape, a, out.shape[0])
-        LANE_K.run_lanes(out, initial.numpy(), a, cos, sin, tape.lane_trig[0], blocks, *tape_module._arrays(tape))
+        real = tape.lane_real if real is None else real
+        LANE_K.run_lanes(out, initial.numpy(), a, cos, sin, tape.lane_trig[0], real, blocks,
+                         *tape_module._arrays(tape))
     return out
 
 
@@ -635,6 +639,26 @@ def test_lane_blocks_equal_the_row_kernel_on_random_circuits(seed):
     expected = _run_kernel("run", c, values, initial)
     got = _run_kernel("run_lanes", c, values, initial, blocks)
     np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)
+
+
+def test_real_runs_take_the_real_lane_pass():
+    """Runs real at every angle (``ry``, ``h``, ``x``, ``z``, and products of them) are flagged and
+    the lanes apply them as a real 2 x 2 with the row kernel's result; runs with ``rx``, ``rz``,
+    ``y``, ``s`` are not. Forcing the flag onto the complex runs changes the result: the flag is
+    what picks the pass."""
+    a, b, d = Parameter("a"), Parameter("b"), Parameter("d")
+    c = Circuit(3).ry(a, 0).h(0).x(0).z(0).rx(b, 1).cx(0, 1).ry(2 * d, 2).rz(a, 2).cx(1, 2).y(1).s(0).ry(b, 1)
+    tape = tape_module.lower(compile_circuit(c))
+    runs = np.flatnonzero(tape.gkind == LANE_K.GROUP_RUN)
+    assert (tape.gstart[runs + 1] - tape.gstart[runs]).tolist() == [4, 1, 2, 1, 1, 1]  # ry h x z|rx|ry rz|y|s|ry
+    assert tape.lane_real[runs].tolist() == [1, 0, 0, 0, 0, 1]
+    assert np.all(tape.lane_real[tape.gkind != LANE_K.GROUP_RUN] == 0)
+    values = 4 * torch.rand(7, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64) - 2
+    initial = torch.randn(7, 8, generator=torch.Generator().manual_seed(6), dtype=torch.complex128)
+    expected = _run_kernel("run", c, values, initial)
+    np.testing.assert_allclose(_run_kernel("run_lanes", c, values, initial, 2), expected, atol=1e-13, rtol=0)
+    forced = _run_kernel("run_lanes", c, values, initial, 2, real=(tape.gkind == LANE_K.GROUP_RUN).astype(np.int64))
+    assert np.abs(forced - expected).max() > 0.1
 
 
 def test_lane_trig_columns_cover_every_rotation_spectrum():
@@ -719,7 +743,8 @@ def test_a_lane_block_refuses_a_step_it_cannot_run_side_by_side():
     lanes = LANE_K._lane_workspace(state, 2, False)
     initial = np.eye(1, 8, dtype=complex)
     with pytest.raises(ValueError, match="side by side"):
-        LANE_K._run_block(state, initial, angles, cos, sin, tape.lane_trig[0], 0, 2, lanes, *tape_module._arrays(tape))
+        LANE_K._run_block(state, initial, angles, cos, sin, tape.lane_trig[0], tape.lane_real, 0, 2, lanes,
+                          *tape_module._arrays(tape))
 
 
 @pytest.mark.parametrize("size", [7, tape_module.NUMPY_MAX_ELEMENTS + 1], ids=["numpy", "torch"])
