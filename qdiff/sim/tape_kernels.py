@@ -1218,16 +1218,85 @@ def _lane_diagonal_step(kind, k):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, fastmath=True)
 def _lane_workspace(state, L, permutes):  # type: ignore[no-untyped-def]
-    """A block's arrays for rows of ``state`` ``(B, N)``: ``(re, im, scratch re, scratch im, m, zr,
-    zi)``: the block's state ``(N L,)`` twice (a permutation writes into the second, which then
-    becomes the block's; empty without whole-state permutations), a run's operator per lane ``(8 L,)`` and a diagonal's entries per lane
-    ``(2**4 L,)`` twice, in ``state``'s real dtype (a complex64 batch computes in float32: its
-    passes take 8 lanes an instruction, 0.48-0.70 against 0.88-1.2 ns a pair and row)."""
+    """A block's arrays for rows of ``state`` ``(B, 2**n)``: ``(re, im, scratch re, scratch im, m,
+    zr, zi, v)``: the block's state ``(2**n L,)`` twice (a permutation writes into the second,
+    which then becomes the block's; empty without whole-state permutations), a run's operator
+    per lane ``(8 L,)``, a diagonal's entries per lane ``(2**4 L,)`` twice, and each qubit's
+    one-qubit state per lane ``(4 n L,)`` (:func:`_lanes_product`), in ``state``'s real dtype (a
+    complex64 batch computes in float32: its passes take 8 lanes an instruction, 0.48-0.70
+    against 0.88-1.2 ns a pair and row)."""
     N, real = state.shape[1], state.real.dtype
+    n = 0
+    while (1 << n) < N:
+        n += 1
     P = N * L if permutes else 0
     D = (1 << DIAGONAL_PASS_MAX_QUBITS) * L
     return (np.empty(N * L, dtype=real), np.empty(N * L, dtype=real), np.empty(P, dtype=real),
-            np.empty(P, dtype=real), np.empty(8 * L, dtype=real), np.empty(D, dtype=real), np.empty(D, dtype=real))
+            np.empty(P, dtype=real), np.empty(8 * L, dtype=real), np.empty(D, dtype=real), np.empty(D, dtype=real),
+            np.empty(4 * n * L, dtype=real))
+
+
+@njit(cache=True, fastmath=True)
+def _basis_start(initial):  # type: ignore[no-untyped-def]
+    """``(b, z)`` when ``initial`` is one row (every row's start) with a single nonzero amplitude
+    ``z`` at ``b`` (a basis state, as :func:`qdiff.execute.prepare` lays out ``|0...0>``), else
+    ``(-1, 0)``."""
+    b = -1
+    if initial.shape[0] == 1:
+        for i in range(initial.shape[1]):
+            if initial[0, i] != 0:
+                if b >= 0:
+                    return -1, 0j
+                b = i
+    return b, (complex(initial[0, b]) if b >= 0 else 0j)
+
+
+@njit(cache=True, fastmath=True)
+def _lanes_product(re, im, v, m, b, z, cos, sin, trig, real, r0, L, gkind, gstart, kind, qstart, qubits,  # type: ignore[no-untyped-def]
+                   cstart, istart, cdata, idata):
+    """Every lane starts from ``z |b>`` and goes through the tape's leading one-qubit runs, up to
+    the first that is not one or meets a qubit again; returns how many groups that is. The state
+    stays a product ``z (x)_q v_q`` through them (``v_q`` a run's operator on ``|b_q>``, or
+    ``|b_q>``), built in one doubling pass per qubit: an 8-qubit layer of runs then costs about a
+    quarter of its passes, and the basis state needs no load. A real run's ``v_q`` is kept real
+    (``real``, as :func:`_lane_real_pairs`): the rounding residue of its imaginary parts
+    multiplied down to float32 denormals, 2x slower complex64 ``ry`` layers."""
+    Lu = np.uint64(L)
+    n = v.shape[0] // (4 * L)
+    for q in range(n):  # v[(4 q + c) L + lane]: v_q's re 0, im 0, re 1, im 1
+        bit = float((b >> q) & 1)
+        for lane in range(L):
+            v[(4 * q) * L + lane], v[(4 * q + 1) * L + lane] = 1.0 - bit, 0.0
+            v[(4 * q + 2) * L + lane], v[(4 * q + 3) * L + lane] = bit, 0.0
+    used = 0
+    g = 0
+    while g < gkind.shape[0] and gkind[g] == GROUP_RUN and not (used >> qubits[qstart[gstart[g]]]) & 1:
+        q = qubits[qstart[gstart[g]]]
+        used |= 1 << q
+        _lane_run_operator(m, gstart[g], gstart[g + 1], cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata)
+        top, bottom = 2 * ((b >> q) & 1), 2 * (2 + ((b >> q) & 1))  # entries (0, b_q) and (1, b_q) of m
+        keep = 0.0 if real[g] else 1.0
+        for lane in range(L):
+            v[(4 * q) * L + lane], v[(4 * q + 1) * L + lane] = m[top * L + lane], keep * m[(top + 1) * L + lane]
+            v[(4 * q + 2) * L + lane], v[(4 * q + 3) * L + lane] = m[bottom * L + lane], keep * m[(bottom + 1) * L + lane]
+        g += 1
+    for lane in range(L):
+        re[lane], im[lane] = z.real, z.imag
+    for q in range(n):
+        half = np.uint64(1) << np.uint64(q)
+        c0 = np.uint64(4 * q) * Lu
+        for i in range(half):
+            p0 = np.uint64(i) * Lu
+            p1 = p0 + half * Lu
+            for lane in range(L):
+                t = np.uint64(lane)
+                ar, ai = re[p0 + t], im[p0 + t]
+                v0r, v0i, v1r, v1i = v[c0 + t], v[c0 + Lu + t], v[c0 + _TWO * Lu + t], v[c0 + np.uint64(3) * Lu + t]
+                re[p1 + t] = ar * v1r - ai * v1i
+                im[p1 + t] = ar * v1i + ai * v1r
+                re[p0 + t] = ar * v0r - ai * v0i
+                im[p0 + t] = ar * v0i + ai * v0r
+    return g
 
 
 @njit(cache=True, fastmath=True)
@@ -1241,9 +1310,15 @@ def _run_block(state, initial, angles, cos, sin, trig, real, r0, L, lanes, gkind
     runs, whole-state permutations, :func:`_lane_diagonal_step`; see
     :attr:`qdiff.sim.tape.Tape.side_by_side`): running another kind of step one lane at a time
     was slower than the row kernel (QAOA's ``rzz`` before its lane pass: 4x)."""
-    re, im, sre, sim, m, zr, zi = lanes
-    _lanes_load(re, im, initial, r0, L)
-    for g in range(gkind.shape[0]):
+    re, im, sre, sim, m, zr, zi, v = lanes
+    b, z = _basis_start(initial)
+    first = 0
+    if b >= 0:
+        first = _lanes_product(re, im, v, m, b, z, cos, sin, trig, real, r0, L, gkind, gstart, kind, qstart, qubits,
+                               cstart, istart, cdata, idata)
+    else:
+        _lanes_load(re, im, initial, r0, L)
+    for g in range(first, gkind.shape[0]):
         s0, s1 = gstart[g], gstart[g + 1]
         k = qstart[s0 + 1] - qstart[s0]
         if gkind[g] == GROUP_RUN:

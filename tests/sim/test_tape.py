@@ -624,7 +624,7 @@ def _run_kernel(name: str, c: Circuit, values: torch.Tensor, initial: torch.Tens
 def test_lane_blocks_equal_the_row_kernel_on_random_circuits(seed):
     """Rows run side by side in blocks (one-qubit runs as lane passes, permutations of the whole
     block, diagonal passes) give the row kernel's states: 2-8 qubits, 1-130 rows in 1-5 blocks of
-    uneven sizes, per-row or shared angles and initial states."""
+    uneven sizes, per-row or shared angles and initial states, or one basis state for all."""
     rng = np.random.default_rng(20_000 + seed)
     n = int(rng.integers(2, 9))
     c = _runs_and_permutations(seed, n)
@@ -634,6 +634,10 @@ def test_lane_blocks_equal_the_row_kernel_on_random_circuits(seed):
     g = torch.Generator().manual_seed(seed)
     values = 4 * torch.rand(rows if seed % 2 else 1, c.num_parameters, generator=g, dtype=torch.float64) - 2
     initial = torch.randn(rows if seed % 4 < 2 else 1, 1 << n, generator=g, dtype=torch.complex128)
+    if seed % 3 == 2:  # one basis state (with a phase) starts every row: the lanes start as a product
+        initial = torch.zeros(1, 1 << n, dtype=torch.complex128)
+        initial[0, int(rng.integers(1 << n))] = complex(np.cos(0.7), np.sin(0.7))
+        values = values.expand(rows, -1).contiguous()
     if values.shape[0] == 1 and initial.shape[0] == 1:
         initial = initial.expand(rows, -1).contiguous()  # at least one side says how many rows
     expected = _run_kernel("run", c, values, initial)
@@ -659,6 +663,33 @@ def test_real_runs_take_the_real_lane_pass():
     np.testing.assert_allclose(_run_kernel("run_lanes", c, values, initial, 2), expected, atol=1e-13, rtol=0)
     forced = _run_kernel("run_lanes", c, values, initial, 2, real=(tape.gkind == LANE_K.GROUP_RUN).astype(np.int64))
     assert np.abs(forced - expected).max() > 0.1
+
+
+def test_lanes_from_a_basis_state_start_as_a_product_of_the_leading_runs():
+    """From one basis state the lanes build the state after the leading one-qubit runs as a
+    product, and stop at the first run on a qubit met before (the fourth group here): the row
+    kernel's state after those three gates, lane by lane."""
+    a, b = Parameter("a"), Parameter("b")
+    c = Circuit(3).ry(a, 0).rx(b, 1).h(2).ry(2 * a, 0).cx(0, 1)
+    head = Circuit(3).ry(a, 0).rx(b, 1).h(2)
+    tape = tape_module.lower(compile_circuit(c))
+    values = torch.tensor([[0.3, -1.1], [2.0, 0.4], [-0.7, 0.9]], dtype=torch.float64)
+    a_ = tape_module._angles(compile_circuit(c).on(torch.complex128, torch.device("cpu")).angles(values))
+    cos, sin = tape_module.lane_trigonometry(tape, a_, 3)
+    basis, phase = 5, complex(0.6, 0.8)
+    initial = np.zeros((1, 8), complex)
+    initial[0, basis] = phase
+    assert LANE_K._basis_start(initial) == (basis, phase)
+    assert LANE_K._basis_start(np.ones((1, 8), complex))[0] == -1 and LANE_K._basis_start(np.zeros((2, 8), complex))[0] == -1
+    re, im, _, _, m, _, _, v = LANE_K._lane_workspace(np.zeros((3, 8), complex), 3, False)
+    used = LANE_K._lanes_product(re, im, v, m, basis, phase, cos, sin, tape.lane_trig[0], tape.lane_real, 0, 3,
+                                 tape.gkind, tape.gstart, tape.kind, tape.qstart, tape.qubits, tape.cstart, tape.istart,
+                                 tape.cdata, tape.idata)
+    assert used == 3
+    got = np.empty((3, 8), complex)
+    LANE_K._lanes_store(got, re, im, 0, 3)
+    expected = _run_kernel("run", head, values, torch.from_numpy(initial).expand(3, -1).contiguous())
+    np.testing.assert_allclose(got, expected, atol=1e-14, rtol=0)
 
 
 def test_lane_trig_columns_cover_every_rotation_spectrum():
