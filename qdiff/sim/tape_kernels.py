@@ -1101,14 +1101,6 @@ def _lane_permute(re, im, out_re, out_im, affine, idata, i0, cdata, c0, L):  # t
 
 
 @njit(cache=True, fastmath=True)
-def _lane_get(row, re, im, lane, L):  # type: ignore[no-untyped-def]
-    """``row[i] = amplitude i of the block's lane``."""
-    for i in range(row.shape[0]):
-        k = np.uint64(i) * np.uint64(L) + np.uint64(lane)
-        row[i] = complex(re[k], im[k])
-
-
-@njit(cache=True, fastmath=True)
 def _lanes_load(re, im, initial, r0, L):  # type: ignore[no-untyped-def]
     """The block's lanes become rows ``r0 .. r0+L-1`` of ``initial`` ``(Bi, 2**n)`` (``Bi`` 1: all
     of them row 0)."""
@@ -1127,11 +1119,25 @@ def _lanes_load(re, im, initial, r0, L):  # type: ignore[no-untyped-def]
                 im[k + np.uint64(lane)] = z.imag
 
 
+STORE_TILE = 32
+"""Amplitudes :func:`_lanes_store` writes a lane at a time: a tile's lines of the block stay in
+the L1 cache while each lane's row takes its share (lane by lane over whole rows, n = 8: 266
+against 145 ns a row; n = 10 1.93 against 0.93 us)."""
+
+
 @njit(cache=True, fastmath=True)
 def _lanes_store(state, re, im, r0, L):  # type: ignore[no-untyped-def]
-    """Rows ``r0 .. r0+L-1`` of ``state`` become the block's lanes."""
-    for lane in range(L):
-        _lane_get(state[r0 + lane], re, im, lane, L)
+    """Rows ``r0 .. r0+L-1`` of ``state`` become the block's lanes, :data:`STORE_TILE` amplitudes
+    at a time."""
+    N = state.shape[1]
+    Lu = np.uint64(L)
+    for i0 in range(0, N, STORE_TILE):
+        i1 = min(i0 + STORE_TILE, N)
+        for lane in range(L):
+            r = r0 + lane
+            for i in range(i0, i1):
+                k = np.uint64(i) * Lu + np.uint64(lane)
+                state[r, i] = complex(re[k], im[k])
 
 
 @njit(cache=True, fastmath=True)
