@@ -320,7 +320,7 @@ def kernel_seconds_per_row(circuit: qdiff.Circuit, values: torch.Tensor, repeats
 
     def one_thread() -> None:
         if lanes:
-            cos, sin = tape_module.lane_trigonometry(tape, angles, B)
+            cos, sin = tape_module.lane_trigonometry(tape, angles, B, x.real.dtype.type)
             kernels.run_lanes(x, initial, angles, cos, sin, tape.lane_trig[0], tape.lane_real, blocks, *arrays)
         else:
             kernels.run(x, initial, angles, *arrays)

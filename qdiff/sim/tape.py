@@ -540,15 +540,19 @@ def lane_blocks(rows: int) -> int:
     return max(-(-rows // K.LANES), min(numba.get_num_threads(), rows // K.LANE_MIN))
 
 
-def lane_trigonometry(tape: Tape, angles: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """``cos, sin`` ``(C, rows)`` of the angles ``theta l`` of :attr:`Tape.lane_trig`'s columns at
-    ``angles`` ``(Ba, S)`` (``Ba`` 1 or ``rows``), the last column zero; torch evaluates them for
-    the whole batch with vector instructions (numba calls the scalar library)."""
+def lane_trigonometry(tape: Tape, angles: np.ndarray, rows: int,
+                      dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """``cos, sin`` ``(C, rows)`` of ``dtype`` of the angles ``theta l`` of :attr:`Tape.lane_trig`'s
+    columns at ``angles`` ``(Ba, S)`` (``Ba`` 1 or ``rows``), the last column zero; torch
+    evaluates them for the whole batch with vector instructions (numba calls the scalar library).
+    A complex64 batch takes them in float32, as its lanes compute (and as the torch plan does):
+    1024 rows of 64 columns 0.26 -> 0.15 us a row on one thread."""
     _, slots, eigenvalues = tape.lane_trig
-    x = torch.empty(len(slots) + 1, rows, dtype=torch.float64)
+    real = torch.float32 if dtype == np.float32 else torch.float64
+    x = torch.empty(len(slots) + 1, rows, dtype=real)
     x[-1] = 0.0
-    columns = torch.from_numpy(angles).T[slots]  # (C - 1, Ba): rows of the transposed angles, copied whole
-    x[:-1] = columns * torch.from_numpy(eigenvalues)[:, None]  # Ba = 1 broadcasts over the rows
+    columns = torch.from_numpy(angles).T[slots].to(real)  # (C - 1, Ba): rows of the transposed angles
+    x[:-1] = columns * torch.from_numpy(eigenvalues).to(real)[:, None]  # Ba = 1 broadcasts over the rows
     return torch.cos(x).numpy(), torch.sin(x).numpy()
 
 
@@ -565,7 +569,8 @@ def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Ten
     x = np.empty(state.shape, dtype=np.complex64 if side_by_side and state.dtype == torch.complex64 else np.complex128)
     a = _angles(angles)
     if side_by_side:
-        _kernels().run_lanes(x, _initial_rows(state), a, *lane_trigonometry(tape, a, x.shape[0]), tape.lane_trig[0],
+        cos, sin = lane_trigonometry(tape, a, x.shape[0], x.real.dtype.type)
+        _kernels().run_lanes(x, _initial_rows(state), a, cos, sin, tape.lane_trig[0],
                              tape.lane_real, lane_blocks(x.shape[0]), *_arrays(tape))
     else:
         _kernel(x, "run")(x, _initial_rows(state), a, *_arrays(tape))

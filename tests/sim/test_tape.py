@@ -708,6 +708,11 @@ def test_lane_trig_columns_cover_every_rotation_spectrum():
     assert zero in trig[p, :2] and trig[p, 2] == 1
     cos, sin = tape_module.lane_trigonometry(tape, np.array([[0.3, 0.7, 0.1]]), 3)
     assert cos.shape == (3, 3) and np.all(cos[zero] == 1) and np.all(sin[zero] == 0)
+    np.testing.assert_allclose(cos[trig[rx, 0]], np.cos(0.3 * eigenvalues[trig[rx, 0]]), rtol=0, atol=1e-15)
+    cos32, sin32 = tape_module.lane_trigonometry(tape, np.array([[0.3, 0.7, 0.1]]), 3, np.float32)  # complex64 lanes
+    assert cos32.dtype == sin32.dtype == np.float32
+    np.testing.assert_allclose(cos32, cos, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(sin32, sin, rtol=0, atol=1e-7)
 
 
 def test_large_batches_run_side_by_side_through_the_public_calls(monkeypatch):
