@@ -1070,6 +1070,51 @@ def _lane_real_pairs(re, im, q, m, L):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True)
+def _lane_pairs_moved(re, im, out_re, out_im, q, m, real, affine, idata, i0, L):  # type: ignore[no-untyped-def]
+    """A run's pass (:func:`_lane_pairs`, or :func:`_lane_real_pairs` when ``real``) and the
+    phase-free whole-state permutation after it (:func:`_lane_permute` with ``c0`` negative) in
+    one pass: each pair is read from ``re, im`` and written to its images in ``out_re, out_im``
+    (the caller swaps the two). A CNOT chain after a layer of runs then costs no pass of its own."""
+    Lu = np.uint64(L)
+    stride = _ONE << np.uint64(q)
+    pairs = np.uint64(re.shape[0]) // (_TWO * Lu)
+    h = np.uint64(idata[i0]) if affine else _ONE
+    low = np.uint64(i0) + _ONE
+    top = low + (_ONE << h)
+    mask = (_ONE << h) - _ONE
+    for b in range(pairs // stride):
+        start = np.uint64(b) * _TWO * stride
+        for j in range(stride):
+            j0 = start + np.uint64(j)
+            j1 = j0 + stride
+            if affine:
+                d0, d1 = _affine_image(j0, idata, low, top, h, mask), _affine_image(j1, idata, low, top, h, mask)
+            else:
+                d0, d1 = np.uint64(idata[np.uint64(i0) + j0]), np.uint64(idata[np.uint64(i0) + j1])
+            p0, p1, o0, o1 = j0 * Lu, j1 * Lu, d0 * Lu, d1 * Lu
+            if real:
+                for lane in range(L):
+                    t = np.uint64(lane)
+                    a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
+                    m00, m01, m10, m11 = m[t], m[_TWO * Lu + t], m[np.uint64(4) * Lu + t], m[np.uint64(6) * Lu + t]
+                    out_re[o0 + t] = m00 * a0r + m01 * a1r
+                    out_im[o0 + t] = m00 * a0i + m01 * a1i
+                    out_re[o1 + t] = m10 * a0r + m11 * a1r
+                    out_im[o1 + t] = m10 * a0i + m11 * a1i
+            else:
+                for lane in range(L):
+                    t = np.uint64(lane)
+                    a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
+                    m00r, m00i, m01r, m01i = m[t], m[Lu + t], m[_TWO * Lu + t], m[np.uint64(3) * Lu + t]
+                    m10r, m10i = m[np.uint64(4) * Lu + t], m[np.uint64(5) * Lu + t]
+                    m11r, m11i = m[np.uint64(6) * Lu + t], m[np.uint64(7) * Lu + t]
+                    out_re[o0 + t] = m00r * a0r - m00i * a0i + m01r * a1r - m01i * a1i
+                    out_im[o0 + t] = m00r * a0i + m00i * a0r + m01r * a1i + m01i * a1r
+                    out_re[o1 + t] = m10r * a0r - m10i * a0i + m11r * a1r - m11i * a1i
+                    out_im[o1 + t] = m10r * a0i + m10i * a0r + m11r * a1i + m11i * a1r
+
+
+@njit(cache=True, fastmath=True)
 def _lane_permute(re, im, out_re, out_im, affine, idata, i0, cdata, c0, L):  # type: ignore[no-untyped-def]
     """A whole-state monomial on every lane, from ``re, im`` into ``out_re, out_im`` (the caller
     swaps the two: no copy of the block, which took half of the pass): ``out[perm[j]] =
@@ -1305,6 +1350,12 @@ def _lanes_product(re, im, v, m, b, z, cos, sin, trig, real, r0, L, gkind, gstar
     return g
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _moves_freely(group, c0):  # type: ignore[no-untyped-def]
+    """Whether a group is a whole-state permutation without phases (:func:`_lane_pairs_moved`)."""
+    return group == GROUP_AFFINE or (group == GROUP_PERMUTATION and c0 < 0)
+
+
 @njit(cache=True, fastmath=True)
 def _run_block(state, initial, angles, cos, sin, trig, real, r0, L, lanes, gkind, gstart, gi, gc, kind, qstart,  # type: ignore[no-untyped-def]
                qubits, cstart, istart, slot, cdata, idata, dmax, mmax):
@@ -1324,12 +1375,18 @@ def _run_block(state, initial, angles, cos, sin, trig, real, r0, L, lanes, gkind
                                cstart, istart, cdata, idata)
     else:
         _lanes_load(re, im, initial, r0, L)
-    for g in range(first, gkind.shape[0]):
+    g = first
+    while g < gkind.shape[0]:
         s0, s1 = gstart[g], gstart[g + 1]
         k = qstart[s0 + 1] - qstart[s0]
         if gkind[g] == GROUP_RUN:
             _lane_run_operator(m, s0, s1, cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata)
-            if real[g]:
+            if g + 1 < gkind.shape[0] and _moves_freely(gkind[g + 1], gc[g + 1]):  # the permutation rides along
+                _lane_pairs_moved(re, im, sre, sim, qubits[qstart[s0]], m, real[g], gkind[g + 1] == GROUP_AFFINE, idata,
+                                  gi[g + 1], L)
+                re, im, sre, sim = sre, sim, re, im
+                g += 1
+            elif real[g]:
                 _lane_real_pairs(re, im, qubits[qstart[s0]], m, L)
             else:
                 _lane_pairs(re, im, qubits[qstart[s0]], m, L)
@@ -1341,6 +1398,7 @@ def _run_block(state, initial, angles, cos, sin, trig, real, r0, L, lanes, gkind
             _lane_diagonal(re, im, zr, zi, qubits, qstart[s0], k, L)
         else:
             raise ValueError("a step the lanes do not run side by side: check Tape.side_by_side first")
+        g += 1
     _lanes_store(state, re, im, r0, L)
 
 

@@ -767,6 +767,33 @@ def test_lane_permutations_equal_the_row_permutations(affine):
     np.testing.assert_allclose(got, expected, atol=1e-14, rtol=0)
 
 
+@pytest.mark.parametrize("real", [0, 1])
+@pytest.mark.parametrize("affine", [True, False])
+def test_a_run_and_the_permutation_after_it_make_one_lane_pass(affine, real):
+    """A run's pass with the phase-free permutation that follows it written along (one pass, out
+    of place) equals the pass and then the permutation, for each lane's own operator, real or
+    complex, with the affine tables or a whole-state table (a SWAP and a Toffoli: no phases)."""
+    c = Circuit(4).cx(0, 1).cx(1, 3).swap(2, 0) if affine else Circuit(4).swap(0, 1).ccx(1, 2, 3)
+    tape = tape_module.lower(compile_circuit(c))
+    kind = LANE_K.GROUP_AFFINE if affine else LANE_K.GROUP_PERMUTATION
+    (g,) = np.flatnonzero(tape.gkind == kind)
+    assert tape.gc[g] < 0 and LANE_K._moves_freely(tape.gkind[g], tape.gc[g])
+    rng = np.random.default_rng(3)
+    L = 5
+    m = rng.standard_normal(8 * L)  # the real pass reads only the real parts
+    rows = rng.standard_normal((L, 16)) + 1j * rng.standard_normal((L, 16))
+    for q in range(4):
+        re, im = np.empty(16 * L), np.empty(16 * L)
+        LANE_K._lanes_load(re, im, rows, 0, L)
+        out_re, out_im = np.full(16 * L, np.nan), np.full(16 * L, np.nan)
+        LANE_K._lane_pairs_moved(re, im, out_re, out_im, q, m, real, affine, tape.idata, tape.gi[g], L)
+        (LANE_K._lane_real_pairs if real else LANE_K._lane_pairs)(re, im, q, m, L)
+        ref_re, ref_im = np.empty(16 * L), np.empty(16 * L)
+        LANE_K._lane_permute(re, im, ref_re, ref_im, affine, tape.idata, tape.gi[g], tape.cdata, tape.gc[g], L)
+        np.testing.assert_allclose(out_re, ref_re, atol=1e-13, rtol=0)
+        np.testing.assert_allclose(out_im, ref_im, atol=1e-13, rtol=0)
+
+
 def test_a_lane_block_refuses_a_step_it_cannot_run_side_by_side():
     """A block meeting a step the lanes do not run together (a controlled X rotation) raises
     instead of computing something else; tape.lanes never sends such a tape."""
