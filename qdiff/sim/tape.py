@@ -54,16 +54,18 @@ compute in complex128, twice the memory). Fewer rows than
 n = 16-18 even: those states stay in cache; more cores would otherwise idle where the plan
 used them all)."""
 
-LANE_MAX_QUBITS = 10
-"""Widest complex128 state whose rows a forward runs side by side (:func:`lanes`): 1024 rows of the
-4-layer hardware-efficient circuit took 0.46x the row kernel's time at n = 4, 0.74-0.78x at n = 8,
-0.82x at n = 9, 0.85x at n = 10; at n = 11 (256 rows) 1.18x: a block of 64 rows (2 MiB) outgrows
-the cache."""
+LANE_MAX_QUBITS = 12
+"""Widest complex128 state whose rows a forward runs side by side (:func:`lanes`). Public
+``qdiff.state`` against the row kernel, 4-layer hardware-efficient circuit: 256 rows n = 10 0.67x
+the time, n = 11 0.76x, n = 12 0.92x (1024 rows 0.91x), n = 13 0.95x, n = 14 1.10x; QAOA p = 2
+(rzz lane passes), 256 rows: n = 10 0.52x, n = 11 0.59x, n = 12 0.84x (session 13; the limit was
+10 before the product start and the permutations riding on the passes, when n = 11 took 1.18x)."""
 
-LANE_MAX_QUBITS_COMPLEX64 = 13
-"""Widest complex64 state whose rows a forward runs side by side, in float32 (half the block):
-public ``qdiff.state`` against the row kernel, 256 rows: n = 11 4.1 against 8.0 ms, n = 12 10.4
-against 17.4; 128 rows: n = 13 15.2 against 18.3, n = 14 even (37-38 ms)."""
+LANE_MAX_QUBITS_COMPLEX64 = 14
+"""Widest complex64 state whose rows a forward runs side by side, in float32 (half the block),
+here every complex64 state the tape runs (:data:`TAPE_MAX_QUBITS`): public ``qdiff.state``
+against the row kernel, hardware-efficient circuit: 1024 rows n = 12 0.44x, 128 rows n = 13
+0.54x, n = 14 0.55x (256 rows 0.49x); QAOA p = 2, 256 rows: n = 13 0.45x, n = 14 0.49x."""
 
 TAPE_MAX_STEP_QUBITS = 4
 """Widest dense step a tape holds (its ``d x d`` operator is applied entry by entry)."""

@@ -831,13 +831,14 @@ def test_dtype_conversions_small_in_numpy_large_in_torch(size):
 
 
 def test_complex64_lanes_reach_wider_states_than_complex128(monkeypatch):
-    """At 11 qubits a large complex64 batch runs side by side in float32 (counted) and a complex128
-    one row by row; both give the same states within complex64's precision."""
+    """One qubit wider than complex128 batches run side by side (13), a large complex64 batch
+    does, in float32 (counted), and a complex128 one runs row by row; both give the same states
+    within complex64's precision."""
     import numba
 
     calls = _count_lanes(monkeypatch)
-    n = 11
-    assert tape_module.LANE_MAX_QUBITS < n <= tape_module.LANE_MAX_QUBITS_COMPLEX64
+    n = tape_module.LANE_MAX_QUBITS + 1
+    assert n <= tape_module.LANE_MAX_QUBITS_COMPLEX64
     c = _runs_and_permutations(5, n)
     rows = 2 * LANE_K.LANE_MIN * numba.get_num_threads()
     values = torch.rand(rows, c.num_parameters, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
