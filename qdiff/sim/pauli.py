@@ -110,7 +110,7 @@ def expectation(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits:
         return torch.zeros(B, dtype=state.real.dtype, device=state.device)
     if _gathers(state, groups, num_qubits):
         if not torch.is_grad_enabled() or not state.requires_grad:
-            return _gathered_o_psi(state, groups, num_qubits)[1]
+            return _gathered_o_psi(state, groups, num_qubits, want_o_psi=False)[1]
     return _Expectation.apply(state, groups, num_qubits)
 
 
@@ -172,23 +172,29 @@ def _gathers(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: in
         state.shape[0] * len(groups) * state.shape[-1] <= _GATHERED_MAX
 
 
-def _gathered_o_psi(state: torch.Tensor, groups: tuple[PauliGroup, ...],
-                    num_qubits: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _gathered_o_psi(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int,
+                    want_o_psi: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
     """``(O psi, <psi|O|psi>)`` of a small state from every group's flipped amplitudes,
     ``t[j] = sum_g conj(D_g[j]) psi[j ^ x_g]``, which is ``(O psi)[j]`` for a Hermitian ``O``: one
     numba call on the CPU, the expectation values from the same pass (rows over threads from
     :data:`~qdiff.sim.jit.THREADED_MIN_ROWS`; an 8-qubit energy took 3 torch calls, and 16 for 256
-    rows), else one torch gather and :func:`real_inner`."""
+    rows), else one torch gather and :func:`real_inner`. Without ``want_o_psi`` the numba kernel
+    makes the values alone (``O psi`` ``None``: 1024 rows at n = 8 0.32 -> 0.16 ms)."""
     index, weights = _gathered(groups, num_qubits, state.dtype, state.device)
     numba_kernels = _numba_kernels(state, num_qubits)
     if numba_kernels is None:
         o_psi = (state.index_select(-1, index).view(state.shape[0], len(groups), -1) * weights).sum(1)
         return o_psi, real_inner(state, o_psi)
     psi = state.detach().resolve_conj().contiguous()
-    out = torch.empty_like(psi)
     values = torch.empty(psi.shape[0], dtype=psi.real.dtype)
+    index_rows = index.numpy().reshape(len(groups), -1)
+    if not want_o_psi:
+        run = numba_kernels.expectation_values_rows if threaded(psi.shape[0]) else numba_kernels.expectation_values
+        run(psi.numpy(), index_rows, weights.numpy(), values.numpy())
+        return None, values
+    out = torch.empty_like(psi)
     run = numba_kernels.o_psi_rows if threaded(psi.shape[0]) else numba_kernels.o_psi
-    run(psi.numpy(), index.numpy().reshape(len(groups), -1), weights.numpy(), out.numpy(), values.numpy())
+    run(psi.numpy(), index_rows, weights.numpy(), out.numpy(), values.numpy())
     return out, values
 
 

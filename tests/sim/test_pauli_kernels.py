@@ -26,7 +26,7 @@ def random_states(rows: int, dtype: torch.dtype, n: int = 4) -> torch.Tensor:
 def count_numba_calls(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
     module = jit.kernels("pauli_kernels")
     calls: list[str] = []
-    for name in ("o_psi", "o_psi_rows"):
+    for name in ("o_psi", "o_psi_rows", "expectation_values", "expectation_values_rows"):
         original = getattr(module, name)
 
         def counted(*args, _original=original, _name=name):  # type: ignore[no-untyped-def]
@@ -57,6 +57,27 @@ def test_numba_o_psi_matches_both_torch_paths(rows, dtype, monkeypatch):
     expected = torch.linalg.vecdot(state, dense).real  # <psi|O|psi> from the dense matrix
     for want in (gathered_values, values):
         torch.testing.assert_close(want, expected, atol=tol, rtol=0)
+    monkeypatch.undo()
+    calls = count_numba_calls(monkeypatch)
+    nothing, alone = pauli_module._gathered_o_psi(state, groups, 4, want_o_psi=False)
+    suffix = "_rows" if rows > jit.THREADED_MIN_ROWS else ""
+    assert calls == ["expectation_values" + suffix] and nothing is None
+    assert alone.dtype == dtype.to_real()
+    torch.testing.assert_close(alone, expected, atol=tol, rtol=0)
+
+
+def test_expectation_without_a_graph_makes_the_values_alone(monkeypatch):
+    """No backward can follow (no grad, or a state that does not require it): the kernel that
+    writes no ``O psi`` runs; with a graph, the one that keeps it for the backward."""
+    groups = pauli_module.group_terms(OBSERVABLE)
+    state = random_states(jit.THREADED_MIN_ROWS + 1, torch.complex128)
+    calls = count_numba_calls(monkeypatch)
+    plain = pauli_module.expectation(state, groups, 4)
+    with torch.no_grad():
+        pauli_module.expectation(state.clone().requires_grad_(True), groups, 4)
+    tracked = pauli_module.expectation(state.clone().requires_grad_(True), groups, 4)
+    assert calls == ["expectation_values_rows", "expectation_values_rows", "o_psi_rows"]
+    torch.testing.assert_close(plain, tracked.detach(), atol=1e-12, rtol=0)
 
 
 def test_expectation_and_its_gradient_use_the_kernel_for_a_large_batch(monkeypatch):
