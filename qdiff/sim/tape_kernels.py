@@ -1074,7 +1074,10 @@ def _lane_pairs_moved(re, im, out_re, out_im, q, m, real, affine, idata, i0, L):
     """A run's pass (:func:`_lane_pairs`, or :func:`_lane_real_pairs` when ``real``) and the
     phase-free whole-state permutation after it (:func:`_lane_permute` with ``c0`` negative) in
     one pass: each pair is read from ``re, im`` and written to its images in ``out_re, out_im``
-    (the caller swaps the two). A CNOT chain after a layer of runs then costs no pass of its own."""
+    (the caller swaps the two). A CNOT chain after a layer of runs then costs no pass of its own.
+    Its lane loops repeat those of the in-place passes on purpose: every pass out of place through
+    this one function (images the identity where nothing follows) ran 10-40% slower (HEA complex128
+    3.9-4.5 against 4.3-4.9 us a row; twice the block in cache)."""
     Lu = np.uint64(L)
     stride = _ONE << np.uint64(q)
     pairs = np.uint64(re.shape[0]) // (_TWO * Lu)
