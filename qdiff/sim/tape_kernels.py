@@ -1273,8 +1273,9 @@ def _lane_diagonal_step(kind, k):  # type: ignore[no-untyped-def]
 @njit(cache=True, fastmath=True)
 def _lane_workspace(state, L, permutes):  # type: ignore[no-untyped-def]
     """A block's arrays for rows of ``state`` ``(B, 2**n)``: ``(re, im, scratch re, scratch im, m,
-    zr, zi, v)``: the block's state ``(2**n L,)`` twice (a permutation writes into the second,
-    which then becomes the block's; empty without whole-state permutations), a run's operator
+    zr, zi, v)``: the block's state ``(2**n L,)`` twice (a permutation, or a run's pass with the
+    permutation after it, writes into the second, which then becomes the block's; empty without
+    whole-state permutations), a run's operator
     per lane ``(8 L,)``, a diagonal's entries per lane ``(2**4 L,)`` twice, and each qubit's
     one-qubit state per lane ``(4 n L,)`` (:func:`_lanes_product`), in ``state``'s real dtype (a
     complex64 batch computes in float32: its passes take 8 lanes an instruction, 0.48-0.70
@@ -1362,8 +1363,10 @@ def _moves_freely(group, c0):  # type: ignore[no-untyped-def]
 @njit(cache=True, fastmath=True)
 def _run_block(state, initial, angles, cos, sin, trig, real, r0, L, lanes, gkind, gstart, gi, gc, kind, qstart,  # type: ignore[no-untyped-def]
                qubits, cstart, istart, slot, cdata, idata, dmax, mmax):
-    """Rows ``r0 .. r0+L-1`` of ``state`` become their initial states and go through every group
-    of steps side by side (lanes); ``cos, sin`` ``(C, B)`` and ``trig``: :func:`_lane_run_operator`;
+    """Rows ``r0 .. r0+L-1`` of ``state`` become their initial states (from one basis state: a
+    product through the leading runs, :func:`_lanes_product`) and go through every group of steps
+    side by side (lanes), a run and a phase-free permutation after it in one pass
+    (:func:`_lane_pairs_moved`); ``cos, sin`` ``(C, B)`` and ``trig``: :func:`_lane_run_operator`;
     ``real`` ``(groups,)``: the runs whose operator is real at every angle
     (:func:`_lane_real_pairs`, :attr:`qdiff.sim.tape.Tape.lane_real`); ``lanes``:
     :func:`_lane_workspace`. Every group must be one the lanes run together (one-qubit
@@ -1408,9 +1411,10 @@ def _run_block(state, initial, angles, cos, sin, trig, real, r0, L, lanes, gkind
 @njit(cache=True, fastmath=True, parallel=True)
 def run_lanes(state, initial, angles, cos, sin, trig, real, blocks, *tape):  # type: ignore[no-untyped-def]
     """As :func:`run`, the rows in ``blocks`` blocks run side by side (:func:`_run_block`; ``cos,
-    sin, trig``: :func:`_lane_run_operator`; ``real``: :attr:`qdiff.sim.tape.Tape.lane_real`), the blocks spread over threads, for a tape whose
-    every group runs side by side (:attr:`qdiff.sim.tape.Tape.side_by_side`). ``state``:
-    complex128, or complex64 (the lanes then compute in float32)."""
+    sin, trig``: :func:`_lane_run_operator`; ``real``: :attr:`qdiff.sim.tape.Tape.lane_real`),
+    the blocks spread over threads, for a tape whose every group runs side by side
+    (:attr:`qdiff.sim.tape.Tape.side_by_side`). ``state``: complex128, or complex64 (the lanes then
+    compute in float32)."""
     B = state.shape[0]
     permutes = _permutes(tape[0])
     for t in prange(blocks):
