@@ -259,9 +259,9 @@ def lower(program: Program) -> Tape | None:
         if one_qubit:
             while j < len(steps) and steps[j].qubits == steps[i].qubits:
                 j += 1
-        elif _is_permutation(steps[i]):  # one-qubit monomials (X, Y) stay runs: a Y's phases would
-            while j < len(steps) and _is_permutation(steps[j]) and len(steps[j].qubits) > 1:  # make a table
-                j += 1
+        elif _fixed_map(steps[i], program.num_qubits):  # one-qubit monomials (X, Y) stay runs: a Y's
+            while j < len(steps) and _fixed_map(steps[j], program.num_qubits) and len(steps[j].qubits) > 1:
+                j += 1  # phases would make a table
         gstart.append(i)
         gi.append(isize)
         gc.append(csize)
@@ -322,6 +322,8 @@ def _affine_local(step) -> tuple[list[int], int] | None:  # type: ignore[no-unty
     """A fixed monomial step's basis map ``j -> perm[j]`` on its qubits as ``(images of the unit
     vectors under the linear part, perm[0])`` when it is affine over GF(2) with all phases one
     (CNOT, SWAP, X, and products of them), else ``None`` (a Toffoli, a phase)."""
+    if step.kind != "monomial":
+        return None  # a fixed diagonal (CZ) joined the group: phases, no affine map
     perm, phases = np.asarray(step.monomial[0]), np.asarray(step.monomial[1], dtype=complex)
     if not np.allclose(phases, 1, rtol=0, atol=1e-12):
         return None
@@ -410,11 +412,26 @@ def _is_permutation(step) -> bool:  # type: ignore[no-untyped-def]
     return step.kind == "monomial" and step.slot is None
 
 
+def _fixed_map(step, n: int) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a step may join its fixed neighbours in one whole-state permutation group: a fixed
+    monomial (CNOT, SWAP, Toffoli, CY), or a fixed diagonal (CZ, CCZ, CS) on a state small enough
+    for a table of the whole state (:data:`TAPE_MAX_QUBITS`; wider programs stream, see
+    :func:`streams`). A CZ chain so costs one pass, where each CZ was a pass of its own (an
+    8-qubit hardware-efficient layer with 7 CZs, 1024 rows side by side: see benchmarks/README)."""
+    if step.slot is not None:
+        return False
+    return step.kind == "monomial" or (step.kind == "diagonal" and n <= TAPE_MAX_QUBITS)
+
+
 def _whole_permutation(steps, n: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
-    """Fixed monomial steps composed into one map of the whole state: ``new[perm[i]] = phases[i] old[i]``."""
+    """Fixed monomial and diagonal steps composed into one map of the whole state: ``new[perm[i]] =
+    phases[i] old[i]``."""
     perm, phases = np.arange(1 << n), np.ones(1 << n, dtype=complex)
     for step in steps:
-        local_perm, local_phases = np.asarray(step.monomial[0]), np.asarray(step.monomial[1], dtype=complex)
+        if step.kind == "diagonal":
+            local_perm, local_phases = np.arange(1 << len(step.qubits)), np.asarray(step.fixed, dtype=complex)
+        else:
+            local_perm, local_phases = np.asarray(step.monomial[0]), np.asarray(step.monomial[1], dtype=complex)
         mask = sum(1 << q for q in step.qubits)
         local = np.zeros_like(perm)
         for bit, q in enumerate(step.qubits):

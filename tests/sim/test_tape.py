@@ -198,6 +198,43 @@ def _one_pass_circuit(n: int) -> Circuit:
     return c
 
 
+def test_fixed_diagonals_join_the_permutation_group_of_their_neighbours(monkeypatch):
+    """A chain of CZs (with a CNOT and a Toffoli among them) is one whole-state
+    permutation group with phases, not one diagonal step each: forward, gradients and the lanes
+    equal the unfused steps and backprop. A lone CZ stays a step of its own, and a program too
+    wide for a table of the whole state keeps its CZs as diagonal passes (it streams)."""
+    counts = _count(monkeypatch)
+    K = jit.kernels("tape_kernels")
+    w = qdiff.ParameterVector("w", 8)
+    c = Circuit(4)
+    for q in range(4):
+        c.ry(w[q], q).rz(w[4 + q], q)
+    c.cz(0, 1).cz(1, 2).cx(3, 0).cz(2, 3).ccx(0, 1, 2).cz(3, 1)
+    for q in range(4):
+        c.rx(w[q], q)
+    c.cz(0, 2)  # alone: a diagonal step
+    tape = tape_module.lower(compile_circuit(c))
+    groups = tape.gkind.tolist()
+    assert groups.count(K.GROUP_PERMUTATION) == 1 and groups.count(K.GROUP_STEP) == 1
+    (g,) = np.flatnonzero(tape.gkind == K.GROUP_PERMUTATION)
+    assert tape.gstart[g + 1] - tape.gstart[g] == 6 and tape.gc[g] >= 0  # six steps, with phases
+    values = torch.rand(3, 8, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    _assert_tape_matches(c, values, X(0) @ Z(2) + Y(3))
+    assert counts == {"run": 1, "sweep": 1}
+    rows = 2 * K.LANE_MIN * 2
+    many = torch.rand(rows, 8, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    np.testing.assert_allclose(_run_kernel("run_lanes", c, many, torch.eye(16, dtype=torch.complex128)[:1], 2),
+                               _run_kernel("run", c, many, torch.eye(16, dtype=torch.complex128)[:1]), atol=1e-12, rtol=0)
+    n = tape_module.TAPE_MAX_QUBITS + 1
+    wide = Circuit(n)
+    for q in range(n):
+        wide.ry(w[q % 8], q)
+    for q in range(n - 1):
+        wide.cz(q, q + 1)
+    assert tape_module.streams(compile_circuit(wide))
+    assert K.GROUP_PERMUTATION not in tape_module.lower(compile_circuit(wide)).gkind.tolist()
+
+
 def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
     """Past TAPE_MAX_QUBITS the tape still runs a complex128 state whose program streams: forward
     equal to the unfused steps, gradients equal to backprop's (per-row and shared angles; a few
