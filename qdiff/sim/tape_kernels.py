@@ -1070,11 +1070,12 @@ def _lane_real_pairs(re, im, q, m, L):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True)
-def _lane_pairs_moved(re, im, out_re, out_im, q, m, real, affine, idata, i0, L):  # type: ignore[no-untyped-def]
+def _lane_pairs_moved(re, im, out_re, out_im, q, m, real, affine, idata, i0, cdata, c0, L):  # type: ignore[no-untyped-def]
     """A run's pass (:func:`_lane_pairs`, or :func:`_lane_real_pairs` when ``real``) and the
-    phase-free whole-state permutation after it (:func:`_lane_permute` with ``c0`` negative) in
-    one pass: each pair is read from ``re, im`` and written to its images in ``out_re, out_im``
-    (the caller swaps the two). A CNOT chain after a layer of runs then costs no pass of its own.
+    whole-state permutation after it (:func:`_lane_permute`: its map at ``idata[i0:]``, affine or
+    a table, and its phases at ``cdata[c0:]`` unless ``c0`` is negative) in one pass: each pair is
+    read from ``re, im`` and written, times its phases, to its images in ``out_re, out_im`` (the
+    caller swaps the two). A CNOT or CZ chain after a layer of runs then costs no pass of its own.
     Its lane loops repeat those of the in-place passes on purpose: every pass out of place through
     this one function (images the identity where nothing follows) ran 10-40% slower (HEA complex128
     3.9-4.5 against 4.3-4.9 us a row; twice the block in cache)."""
@@ -1095,7 +1096,24 @@ def _lane_pairs_moved(re, im, out_re, out_im, q, m, real, affine, idata, i0, L):
             else:
                 d0, d1 = np.uint64(idata[np.uint64(i0) + j0]), np.uint64(idata[np.uint64(i0) + j1])
             p0, p1, o0, o1 = j0 * Lu, j1 * Lu, d0 * Lu, d1 * Lu
-            if real:
+            if c0 >= 0:  # phases: new[image] = phase * (m a)
+                z0, z1 = cdata[np.uint64(c0) + j0], cdata[np.uint64(c0) + j1]
+                z0r, z0i, z1r, z1i = z0.real, z0.imag, z1.real, z1.imag
+                for lane in range(L):
+                    t = np.uint64(lane)
+                    a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
+                    m00r, m00i, m01r, m01i = m[t], m[Lu + t], m[_TWO * Lu + t], m[np.uint64(3) * Lu + t]
+                    m10r, m10i = m[np.uint64(4) * Lu + t], m[np.uint64(5) * Lu + t]
+                    m11r, m11i = m[np.uint64(6) * Lu + t], m[np.uint64(7) * Lu + t]
+                    y0r = m00r * a0r - m00i * a0i + m01r * a1r - m01i * a1i
+                    y0i = m00r * a0i + m00i * a0r + m01r * a1i + m01i * a1r
+                    y1r = m10r * a0r - m10i * a0i + m11r * a1r - m11i * a1i
+                    y1i = m10r * a0i + m10i * a0r + m11r * a1i + m11i * a1r
+                    out_re[o0 + t] = z0r * y0r - z0i * y0i
+                    out_im[o0 + t] = z0r * y0i + z0i * y0r
+                    out_re[o1 + t] = z1r * y1r - z1i * y1i
+                    out_im[o1 + t] = z1r * y1i + z1i * y1r
+            elif real:
                 for lane in range(L):
                     t = np.uint64(lane)
                     a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
@@ -1189,13 +1207,16 @@ def _lanes_store(state, re, im, r0, L):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True)
-def _lane_run_operator(m, s0, s1, cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata):  # type: ignore[no-untyped-def]
+def _lane_run_operator(m, s0, s1, cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata, real):  # type: ignore[no-untyped-def]
     """``m`` ``(8 L,)`` (:func:`_lane_pairs`) becomes each lane's product of the one-qubit steps
     ``s0 .. s1-1`` (a run). A step's operator is ``z0 P0 + z1 P1`` with ``z_e = exp(-i theta l_e)``
     read as ``cos[trig[s, e], r] - i sign sin[trig[s, e], r]`` (``trig[s]``: two columns and
     the sign of the second, :attr:`qdiff.sim.tape.Tape.lane_trig`); a fixed step has ``P0`` its
     matrix, ``P1`` zero and both columns the table's last (angle zero). The lane loops have no
-    branches, so they vectorize like the passes."""
+    branches, so they vectorize like the passes. ``real``: the run is real at every angle
+    (:attr:`qdiff.sim.tape.Tape.lane_real`), and its imaginary parts, rounding residue of the
+    projectors, are set to zero: multiplied into zero imaginary parts of float32 lanes they
+    decayed into denormals, 10x slower arithmetic."""
     Lu = np.uint64(L)
     for lane in range(L):
         t = np.uint64(lane)
@@ -1228,6 +1249,10 @@ def _lane_run_operator(m, s0, s1, cos, sin, trig, r0, L, kind, cstart, istart, c
             m[t], m[Lu + t], m[_TWO * Lu + t], m[np.uint64(3) * Lu + t] = n00.real, n00.imag, n01.real, n01.imag
             m[np.uint64(4) * Lu + t], m[np.uint64(5) * Lu + t] = n10.real, n10.imag
             m[np.uint64(6) * Lu + t], m[np.uint64(7) * Lu + t] = n11.real, n11.imag
+    if real:
+        for lane in range(L):
+            t = np.uint64(lane)
+            m[Lu + t], m[np.uint64(3) * Lu + t], m[np.uint64(5) * Lu + t], m[np.uint64(7) * Lu + t] = 0.0, 0.0, 0.0, 0.0
 
 
 @njit(cache=True, fastmath=True)
@@ -1313,9 +1338,9 @@ def _lanes_product(re, im, v, m, b, z, cos, sin, trig, real, r0, L, gkind, gstar
     the first that is not one or meets a qubit again; returns how many groups that is. The state
     stays a product ``z (x)_q v_q`` through them (``v_q`` a run's operator on ``|b_q>``, or
     ``|b_q>``), built in one doubling pass per qubit: an 8-qubit layer of runs then costs about a
-    quarter of its passes, and the basis state needs no load. A real run's ``v_q`` is kept real
-    (``real``, as :func:`_lane_real_pairs`): the rounding residue of its imaginary parts
-    multiplied down to float32 denormals, 2x slower complex64 ``ry`` layers."""
+    quarter of its passes, and the basis state needs no load. A real run's ``v_q`` is real
+    (``real``: :func:`_lane_run_operator` drops the rounding residue of its imaginary parts, which
+    multiplied down to float32 denormals: 2x slower complex64 ``ry`` layers)."""
     Lu = np.uint64(L)
     n = v.shape[0] // (4 * L)
     for q in range(n):  # v[(4 q + c) L + lane]: v_q's re 0, im 0, re 1, im 1
@@ -1328,12 +1353,12 @@ def _lanes_product(re, im, v, m, b, z, cos, sin, trig, real, r0, L, gkind, gstar
     while g < gkind.shape[0] and gkind[g] == GROUP_RUN and not (used >> qubits[qstart[gstart[g]]]) & 1:
         q = qubits[qstart[gstart[g]]]
         used |= 1 << q
-        _lane_run_operator(m, gstart[g], gstart[g + 1], cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata)
+        _lane_run_operator(m, gstart[g], gstart[g + 1], cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata,
+                           real[g])
         top, bottom = 2 * ((b >> q) & 1), 2 * (2 + ((b >> q) & 1))  # entries (0, b_q) and (1, b_q) of m
-        keep = 0.0 if real[g] else 1.0
         for lane in range(L):
-            v[(4 * q) * L + lane], v[(4 * q + 1) * L + lane] = m[top * L + lane], keep * m[(top + 1) * L + lane]
-            v[(4 * q + 2) * L + lane], v[(4 * q + 3) * L + lane] = m[bottom * L + lane], keep * m[(bottom + 1) * L + lane]
+            v[(4 * q) * L + lane], v[(4 * q + 1) * L + lane] = m[top * L + lane], m[(top + 1) * L + lane]
+            v[(4 * q + 2) * L + lane], v[(4 * q + 3) * L + lane] = m[bottom * L + lane], m[(bottom + 1) * L + lane]
         g += 1
     for lane in range(L):
         re[lane], im[lane] = z.real, z.imag
@@ -1354,18 +1379,12 @@ def _lanes_product(re, im, v, m, b, z, cos, sin, trig, real, r0, L, gkind, gstar
     return g
 
 
-@njit(cache=True, fastmath=True, inline="always")
-def _moves_freely(group, c0):  # type: ignore[no-untyped-def]
-    """Whether a group is a whole-state permutation without phases (:func:`_lane_pairs_moved`)."""
-    return group == GROUP_AFFINE or (group == GROUP_PERMUTATION and c0 < 0)
-
-
 @njit(cache=True, fastmath=True)
 def _run_block(state, initial, angles, cos, sin, trig, real, r0, L, lanes, gkind, gstart, gi, gc, kind, qstart,  # type: ignore[no-untyped-def]
                qubits, cstart, istart, slot, cdata, idata, dmax, mmax):
     """Rows ``r0 .. r0+L-1`` of ``state`` become their initial states (from one basis state: a
     product through the leading runs, :func:`_lanes_product`) and go through every group of steps
-    side by side (lanes), a run and a phase-free permutation after it in one pass
+    side by side (lanes), a run and a whole-state permutation after it in one pass
     (:func:`_lane_pairs_moved`); ``cos, sin`` ``(C, B)`` and ``trig``: :func:`_lane_run_operator`;
     ``real`` ``(groups,)``: the runs whose operator is real at every angle
     (:func:`_lane_real_pairs`, :attr:`qdiff.sim.tape.Tape.lane_real`); ``lanes``:
@@ -1386,10 +1405,10 @@ def _run_block(state, initial, angles, cos, sin, trig, real, r0, L, lanes, gkind
         s0, s1 = gstart[g], gstart[g + 1]
         k = qstart[s0 + 1] - qstart[s0]
         if gkind[g] == GROUP_RUN:
-            _lane_run_operator(m, s0, s1, cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata)
-            if g + 1 < gkind.shape[0] and _moves_freely(gkind[g + 1], gc[g + 1]):  # the permutation rides along
+            _lane_run_operator(m, s0, s1, cos, sin, trig, r0, L, kind, cstart, istart, cdata, idata, real[g])
+            if g + 1 < gkind.shape[0] and (gkind[g + 1] == GROUP_AFFINE or gkind[g + 1] == GROUP_PERMUTATION):
                 _lane_pairs_moved(re, im, sre, sim, qubits[qstart[s0]], m, real[g], gkind[g + 1] == GROUP_AFFINE, idata,
-                                  gi[g + 1], L)
+                                  gi[g + 1], cdata, gc[g + 1], L)  # the permutation rides along
                 re, im, sre, sim = sre, sim, re, im
                 g += 1
             elif real[g]:

@@ -805,16 +805,19 @@ def test_lane_permutations_equal_the_row_permutations(affine):
 
 
 @pytest.mark.parametrize("real", [0, 1])
-@pytest.mark.parametrize("affine", [True, False])
-def test_a_run_and_the_permutation_after_it_make_one_lane_pass(affine, real):
-    """A run's pass with the phase-free permutation that follows it written along (one pass, out
+@pytest.mark.parametrize("permutation", ["affine", "table", "phases"])
+def test_a_run_and_the_permutation_after_it_make_one_lane_pass(permutation, real):
+    """A run's pass with the whole-state permutation that follows it written along (one pass, out
     of place) equals the pass and then the permutation, for each lane's own operator, real or
-    complex, with the affine tables or a whole-state table (a SWAP and a Toffoli: no phases)."""
-    c = Circuit(4).cx(0, 1).cx(1, 3).swap(2, 0) if affine else Circuit(4).swap(0, 1).ccx(1, 2, 3)
+    complex: the affine tables of a CNOT network, a whole-state table (a SWAP and a Toffoli), or a
+    table with phases (CZs among CNOTs and a CY)."""
+    c = {"affine": Circuit(4).cx(0, 1).cx(1, 3).swap(2, 0),
+         "table": Circuit(4).swap(0, 1).ccx(1, 2, 3),
+         "phases": Circuit(4).cz(0, 1).cx(1, 3).cy(2, 0).cz(3, 2)}[permutation]
     tape = tape_module.lower(compile_circuit(c))
-    kind = LANE_K.GROUP_AFFINE if affine else LANE_K.GROUP_PERMUTATION
-    (g,) = np.flatnonzero(tape.gkind == kind)
-    assert tape.gc[g] < 0 and LANE_K._moves_freely(tape.gkind[g], tape.gc[g])
+    affine = permutation == "affine"
+    (g,) = np.flatnonzero(tape.gkind == (LANE_K.GROUP_AFFINE if affine else LANE_K.GROUP_PERMUTATION))
+    assert (tape.gc[g] >= 0) == (permutation == "phases")
     rng = np.random.default_rng(3)
     L = 5
     m = rng.standard_normal(8 * L)  # the real pass reads only the real parts
@@ -823,8 +826,12 @@ def test_a_run_and_the_permutation_after_it_make_one_lane_pass(affine, real):
         re, im = np.empty(16 * L), np.empty(16 * L)
         LANE_K._lanes_load(re, im, rows, 0, L)
         out_re, out_im = np.full(16 * L, np.nan), np.full(16 * L, np.nan)
-        LANE_K._lane_pairs_moved(re, im, out_re, out_im, q, m, real, affine, tape.idata, tape.gi[g], L)
-        (LANE_K._lane_real_pairs if real else LANE_K._lane_pairs)(re, im, q, m, L)
+        LANE_K._lane_pairs_moved(re, im, out_re, out_im, q, m, real, affine, tape.idata, tape.gi[g], tape.cdata,
+                                 tape.gc[g], L)
+        if real and permutation == "phases":  # with phases the complex pass runs: what the tape's runs give it
+            LANE_K._lane_pairs(re, im, q, m, L)
+        else:
+            (LANE_K._lane_real_pairs if real else LANE_K._lane_pairs)(re, im, q, m, L)
         ref_re, ref_im = np.empty(16 * L), np.empty(16 * L)
         LANE_K._lane_permute(re, im, ref_re, ref_im, affine, tape.idata, tape.gi[g], tape.cdata, tape.gc[g], L)
         np.testing.assert_allclose(out_re, ref_re, atol=1e-13, rtol=0)
