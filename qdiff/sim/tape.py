@@ -169,7 +169,7 @@ class Tape:
     def lane_real(self) -> np.ndarray:
         """``(groups,)`` ``int64``: 1 for a one-qubit run whose every step is real at every angle,
         which the lanes apply as a real ``2 x 2`` on the real and imaginary parts
-        (:func:`~qdiff.sim.tape_kernels._lane_real_pairs`): half the arithmetic of a complex
+        (:func:`~qdiff.sim.tape_kernels._lane_pair`): half the arithmetic of a complex
         one."""
         from qdiff.sim import tape_kernels as K
 

@@ -1021,36 +1021,41 @@ LANE_MIN = 32
 """Fewest rows a block takes (:func:`qdiff.sim.tape.lane_blocks`)."""
 
 
-@njit(cache=True, fastmath=True)
-def _lane_pairs(re, im, q, m, L):  # type: ignore[no-untyped-def]
-    """A one-qubit operator per lane on qubit ``q`` of a block of ``L`` lanes, in place. ``m``
+@njit(cache=True, fastmath=True, inline="always")
+def _lane_pair(re, im, out_re, out_im, p0, p1, o0, o1, m, real, L):  # type: ignore[no-untyped-def]
+    """One pair of every lane: amplitudes at ``p0, p1`` of ``re, im`` through each lane's ``2 x 2``
+    ``m`` into ``o0, o1`` of ``out_re, out_im`` (the same arrays and offsets in place). ``m``
     ``(8 L,)``: the real and imaginary parts of ``m00, m01, m10, m11`` (row-major), each ``L``
-    long (lane ``l`` at ``c L + l``)."""
+    long (lane ``l`` at ``c L + l``); ``real``: the operator is real (``ry``, ``h``, ``x`` runs),
+    one real ``2 x 2`` on the real and the imaginary parts, half the arithmetic (the imaginary
+    parts in ``m`` are not read). Inlined into each pass, so that LLVM sees its arrays there."""
     Lu = np.uint64(L)
-    stride = _ONE << np.uint64(q)
-    pairs = np.uint64(re.shape[0]) // (_TWO * Lu)
-    for b in range(pairs // stride):
-        start = np.uint64(b) * _TWO * stride
-        for j in range(stride):
-            p0 = (start + np.uint64(j)) * Lu
-            p1 = p0 + stride * Lu
-            for lane in range(L):
-                t = np.uint64(lane)
-                a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
-                m00r, m00i, m01r, m01i = m[t], m[Lu + t], m[_TWO * Lu + t], m[np.uint64(3) * Lu + t]
-                m10r, m10i = m[np.uint64(4) * Lu + t], m[np.uint64(5) * Lu + t]
-                m11r, m11i = m[np.uint64(6) * Lu + t], m[np.uint64(7) * Lu + t]
-                re[p0 + t] = m00r * a0r - m00i * a0i + m01r * a1r - m01i * a1i
-                im[p0 + t] = m00r * a0i + m00i * a0r + m01r * a1i + m01i * a1r
-                re[p1 + t] = m10r * a0r - m10i * a0i + m11r * a1r - m11i * a1i
-                im[p1 + t] = m10r * a0i + m10i * a0r + m11r * a1i + m11i * a1r
+    if real:
+        for lane in range(L):
+            t = np.uint64(lane)
+            a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
+            m00, m01, m10, m11 = m[t], m[_TWO * Lu + t], m[np.uint64(4) * Lu + t], m[np.uint64(6) * Lu + t]
+            out_re[o0 + t] = m00 * a0r + m01 * a1r
+            out_im[o0 + t] = m00 * a0i + m01 * a1i
+            out_re[o1 + t] = m10 * a0r + m11 * a1r
+            out_im[o1 + t] = m10 * a0i + m11 * a1i
+    else:
+        for lane in range(L):
+            t = np.uint64(lane)
+            a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
+            m00r, m00i, m01r, m01i = m[t], m[Lu + t], m[_TWO * Lu + t], m[np.uint64(3) * Lu + t]
+            m10r, m10i = m[np.uint64(4) * Lu + t], m[np.uint64(5) * Lu + t]
+            m11r, m11i = m[np.uint64(6) * Lu + t], m[np.uint64(7) * Lu + t]
+            out_re[o0 + t] = m00r * a0r - m00i * a0i + m01r * a1r - m01i * a1i
+            out_im[o0 + t] = m00r * a0i + m00i * a0r + m01r * a1i + m01i * a1r
+            out_re[o1 + t] = m10r * a0r - m10i * a0i + m11r * a1r - m11i * a1i
+            out_im[o1 + t] = m10r * a0i + m10i * a0r + m11r * a1i + m11i * a1r
 
 
 @njit(cache=True, fastmath=True)
-def _lane_real_pairs(re, im, q, m, L):  # type: ignore[no-untyped-def]
-    """As :func:`_lane_pairs` for an operator whose entries are all real (``ry``, ``h``, ``x``,
-    ``z`` runs; their imaginary parts in ``m`` are not read): the same real ``2 x 2`` on the
-    real and the imaginary parts, half the arithmetic of a complex one."""
+def _lane_pairs(re, im, q, m, real, L):  # type: ignore[no-untyped-def]
+    """A one-qubit operator per lane (:func:`_lane_pair`) on qubit ``q`` of a block of ``L``
+    lanes, in place."""
     Lu = np.uint64(L)
     stride = _ONE << np.uint64(q)
     pairs = np.uint64(re.shape[0]) // (_TWO * Lu)
@@ -1059,26 +1064,18 @@ def _lane_real_pairs(re, im, q, m, L):  # type: ignore[no-untyped-def]
         for j in range(stride):
             p0 = (start + np.uint64(j)) * Lu
             p1 = p0 + stride * Lu
-            for lane in range(L):
-                t = np.uint64(lane)
-                a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
-                m00, m01, m10, m11 = m[t], m[_TWO * Lu + t], m[np.uint64(4) * Lu + t], m[np.uint64(6) * Lu + t]
-                re[p0 + t] = m00 * a0r + m01 * a1r
-                im[p0 + t] = m00 * a0i + m01 * a1i
-                re[p1 + t] = m10 * a0r + m11 * a1r
-                im[p1 + t] = m10 * a0i + m11 * a1i
+            _lane_pair(re, im, re, im, p0, p1, p0, p1, m, real, L)
 
 
 @njit(cache=True, fastmath=True)
 def _lane_pairs_moved(re, im, out_re, out_im, q, m, real, affine, idata, i0, cdata, c0, L):  # type: ignore[no-untyped-def]
-    """A run's pass (:func:`_lane_pairs`, or :func:`_lane_real_pairs` when ``real``) and the
-    whole-state permutation after it (:func:`_lane_permute`: its map at ``idata[i0:]``, affine or
-    a table, and its phases at ``cdata[c0:]`` unless ``c0`` is negative) in one pass: each pair is
-    read from ``re, im`` and written, times its phases, to its images in ``out_re, out_im`` (the
-    caller swaps the two). A CNOT or CZ chain after a layer of runs then costs no pass of its own.
-    Its lane loops repeat those of the in-place passes on purpose: every pass out of place through
-    this one function (images the identity where nothing follows) ran 10-40% slower (HEA complex128
-    3.9-4.5 against 4.3-4.9 us a row; twice the block in cache)."""
+    """A run's pass (:func:`_lane_pairs`) and the whole-state permutation after it
+    (:func:`_lane_permute`: its map at ``idata[i0:]``, affine or a table, and its phases at
+    ``cdata[c0:]`` unless ``c0`` is negative) in one pass: each pair is read from ``re, im`` and
+    written, times its phases, to its images in ``out_re, out_im`` (the caller swaps the two). A
+    CNOT or CZ chain after a layer of runs then costs no pass of its own. (Every pass out of place
+    through this one function, images the identity where nothing follows, ran 10-40% slower: HEA
+    complex128 3.9-4.5 against 4.3-4.9 us a row, twice the block in cache.)"""
     Lu = np.uint64(L)
     stride = _ONE << np.uint64(q)
     pairs = np.uint64(re.shape[0]) // (_TWO * Lu)
@@ -1113,26 +1110,8 @@ def _lane_pairs_moved(re, im, out_re, out_im, q, m, real, affine, idata, i0, cda
                     out_im[o0 + t] = z0r * y0i + z0i * y0r
                     out_re[o1 + t] = z1r * y1r - z1i * y1i
                     out_im[o1 + t] = z1r * y1i + z1i * y1r
-            elif real:
-                for lane in range(L):
-                    t = np.uint64(lane)
-                    a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
-                    m00, m01, m10, m11 = m[t], m[_TWO * Lu + t], m[np.uint64(4) * Lu + t], m[np.uint64(6) * Lu + t]
-                    out_re[o0 + t] = m00 * a0r + m01 * a1r
-                    out_im[o0 + t] = m00 * a0i + m01 * a1i
-                    out_re[o1 + t] = m10 * a0r + m11 * a1r
-                    out_im[o1 + t] = m10 * a0i + m11 * a1i
             else:
-                for lane in range(L):
-                    t = np.uint64(lane)
-                    a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
-                    m00r, m00i, m01r, m01i = m[t], m[Lu + t], m[_TWO * Lu + t], m[np.uint64(3) * Lu + t]
-                    m10r, m10i = m[np.uint64(4) * Lu + t], m[np.uint64(5) * Lu + t]
-                    m11r, m11i = m[np.uint64(6) * Lu + t], m[np.uint64(7) * Lu + t]
-                    out_re[o0 + t] = m00r * a0r - m00i * a0i + m01r * a1r - m01i * a1i
-                    out_im[o0 + t] = m00r * a0i + m00i * a0r + m01r * a1i + m01i * a1r
-                    out_re[o1 + t] = m10r * a0r - m10i * a0i + m11r * a1r - m11i * a1i
-                    out_im[o1 + t] = m10r * a0i + m10i * a0r + m11r * a1i + m11i * a1r
+                _lane_pair(re, im, out_re, out_im, p0, p1, o0, o1, m, real, L)
 
 
 @njit(cache=True, fastmath=True)
@@ -1387,7 +1366,7 @@ def _run_block(state, initial, angles, cos, sin, trig, real, r0, L, lanes, gkind
     side by side (lanes), a run and a whole-state permutation after it in one pass
     (:func:`_lane_pairs_moved`); ``cos, sin`` ``(C, B)`` and ``trig``: :func:`_lane_run_operator`;
     ``real`` ``(groups,)``: the runs whose operator is real at every angle
-    (:func:`_lane_real_pairs`, :attr:`qdiff.sim.tape.Tape.lane_real`); ``lanes``:
+    (:func:`_lane_pair`, :attr:`qdiff.sim.tape.Tape.lane_real`); ``lanes``:
     :func:`_lane_workspace`. Every group must be one the lanes run together (one-qubit
     runs, whole-state permutations, :func:`_lane_diagonal_step`; see
     :attr:`qdiff.sim.tape.Tape.side_by_side`): running another kind of step one lane at a time
@@ -1411,10 +1390,8 @@ def _run_block(state, initial, angles, cos, sin, trig, real, r0, L, lanes, gkind
                                   gi[g + 1], cdata, gc[g + 1], L)  # the permutation rides along
                 re, im, sre, sim = sre, sim, re, im
                 g += 1
-            elif real[g]:
-                _lane_real_pairs(re, im, qubits[qstart[s0]], m, L)
             else:
-                _lane_pairs(re, im, qubits[qstart[s0]], m, L)
+                _lane_pairs(re, im, qubits[qstart[s0]], m, real[g], L)
         elif gkind[g] == GROUP_PERMUTATION or gkind[g] == GROUP_AFFINE:
             _lane_permute(re, im, sre, sim, gkind[g] == GROUP_AFFINE, idata, gi[g], cdata, gc[g], L)
             re, im, sre, sim = sre, sim, re, im
