@@ -1052,6 +1052,17 @@ def _lane_pair(re, im, out_re, out_im, p0, p1, o0, o1, m, real, L):  # type: ign
             out_im[o1 + t] = m10r * a0i + m10i * a0r + m11r * a1i + m11i * a1r
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _lane_phase(re, im, p, z, L):  # type: ignore[no-untyped-def]
+    """Amplitude ``p / L`` of every lane times the phase ``z``, in place."""
+    zr, zi = z.real, z.imag
+    for lane in range(L):
+        t = np.uint64(p) + np.uint64(lane)
+        x, y = re[t], im[t]
+        re[t] = zr * x - zi * y
+        im[t] = zr * y + zi * x
+
+
 @njit(cache=True, fastmath=True)
 def _lane_pairs(re, im, q, m, real, L):  # type: ignore[no-untyped-def]
     """A one-qubit operator per lane (:func:`_lane_pair`) on qubit ``q`` of a block of ``L``
@@ -1093,25 +1104,10 @@ def _lane_pairs_moved(re, im, out_re, out_im, q, m, real, affine, idata, i0, cda
             else:
                 d0, d1 = np.uint64(idata[np.uint64(i0) + j0]), np.uint64(idata[np.uint64(i0) + j1])
             p0, p1, o0, o1 = j0 * Lu, j1 * Lu, d0 * Lu, d1 * Lu
-            if c0 >= 0:  # phases: new[image] = phase * (m a)
-                z0, z1 = cdata[np.uint64(c0) + j0], cdata[np.uint64(c0) + j1]
-                z0r, z0i, z1r, z1i = z0.real, z0.imag, z1.real, z1.imag
-                for lane in range(L):
-                    t = np.uint64(lane)
-                    a0r, a0i, a1r, a1i = re[p0 + t], im[p0 + t], re[p1 + t], im[p1 + t]
-                    m00r, m00i, m01r, m01i = m[t], m[Lu + t], m[_TWO * Lu + t], m[np.uint64(3) * Lu + t]
-                    m10r, m10i = m[np.uint64(4) * Lu + t], m[np.uint64(5) * Lu + t]
-                    m11r, m11i = m[np.uint64(6) * Lu + t], m[np.uint64(7) * Lu + t]
-                    y0r = m00r * a0r - m00i * a0i + m01r * a1r - m01i * a1i
-                    y0i = m00r * a0i + m00i * a0r + m01r * a1i + m01i * a1r
-                    y1r = m10r * a0r - m10i * a0i + m11r * a1r - m11i * a1i
-                    y1i = m10r * a0i + m10i * a0r + m11r * a1i + m11i * a1r
-                    out_re[o0 + t] = z0r * y0r - z0i * y0i
-                    out_im[o0 + t] = z0r * y0i + z0i * y0r
-                    out_re[o1 + t] = z1r * y1r - z1i * y1i
-                    out_im[o1 + t] = z1r * y1i + z1i * y1r
-            else:
-                _lane_pair(re, im, out_re, out_im, p0, p1, o0, o1, m, real, L)
+            _lane_pair(re, im, out_re, out_im, p0, p1, o0, o1, m, real, L)
+            if c0 >= 0:  # phases: new[image] = phase * (m a), on the lanes just written (in L1)
+                _lane_phase(out_re, out_im, o0, cdata[np.uint64(c0) + j0], L)
+                _lane_phase(out_re, out_im, o1, cdata[np.uint64(c0) + j1], L)
 
 
 @njit(cache=True, fastmath=True)
