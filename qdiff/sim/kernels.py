@@ -1,4 +1,5 @@
-"""Pure torch kernels that apply a k-qubit operator to a batched statevector.
+"""Torch kernels that apply a k-qubit operator to a batched statevector (one numba loop, the
+monomial chunk gather on large CPU states, loaded lazily through :mod:`qdiff.sim.jit`).
 
 Conventions: ``state`` has shape ``(B, 2**n)``; qubit ``q`` is bit ``q`` of the basis index
 (little-endian). ``qubits`` are ascending and the operator's local bit ``i`` acts on ``qubits[i]``

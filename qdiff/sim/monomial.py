@@ -2,10 +2,12 @@
 
 * targets all at or above ``_WIDE_BITS``: whole rows of ``2**qubits[0]`` amplitudes move, one
   ``index_select`` of rows (memcpy speed);
-* otherwise one ``gather`` whose source is an overlapping strided window of the state and whose
-  index (the high-target-bit patterns x a block of ``2**_GATHER_BITS``) is precomputed per plan,
-  moving complex64 amplitudes in 16-byte pairs when qubit 0 is no target; its backward is the
-  inverse monomial (:class:`_GatherMonomial`). Phases, if any, are one more in-place multiply;
+* otherwise a gather whose source is an overlapping strided window of the state and whose
+  index (the high-target-bit patterns x a block of ``2**_GATHER_BITS``) is precomputed per plan:
+  on the CPU the numba chunk loop of :mod:`qdiff.sim.monomial_kernels` (phases in the same
+  pass), else one torch ``gather``, moving complex64 amplitudes in 16-byte pairs when qubit 0 is
+  no target, and phases, if any, in one more in-place multiply; its backward is the inverse
+  monomial (:class:`_GatherMonomial`);
 * small states (``B * 2**n <= _SMALL``): one gather over the whole state;
 * batch-last: ``2**k`` slice copies with ``B`` innermost, or for more than ``_SLICE_MOVES_MAX``
   of them one ``index_select`` of whole rows of ``2**qubits[0] * B`` amplitudes.
@@ -19,11 +21,15 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from qdiff.sim.jit import kernels, owns_thread_pool
 from qdiff.sim.layout import _GATHER_BITS, _SMALL, _WIDE_BITS, _block_layout, _layout, split_shape
 
 _SLICE_MOVES_MAX = 4
 """Batch-last: up to this many moved slices are copied one by one, more by one row gather
 (measured at n = 12, B = 64: 8 moves cost 2-4x one ``index_select``, 64 moves 40x)."""
+
+_CHUNK_THREADS_MIN = 1 << 15
+"""Amplitudes (``B * 2**n``) from which the numba chunk gather spreads its chunks over threads."""
 
 _ROW_INDEX_MAX = 1 << 16
 """Largest row index (``2**(n - qubits[0])`` entries, kept per plan) the batch-last row gather builds."""
@@ -127,6 +133,23 @@ class MonomialPlan:
             self._gather[key] = (index[0], None if phases is None else phases.view(1, -1, 1))
         return self._gather[key]
 
+    def chunk_data(self, dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """``(table, phases, high, low)`` for :mod:`qdiff.sim.monomial_kernels` on the CPU: the
+        gather index ``(R, 2**low)`` of :meth:`gather_data` (``R = 2**len(high)`` rows, one per
+        pattern of the target qubits ``high`` at or above ``low``), its phases of ``dtype`` (or
+        ``(1, 1)`` ones when there are none)."""
+        key = ("chunks", dtype)
+        if key not in self._gather:
+            shape, _, _, index, phases = self.gather_data(dtype, torch.device("cpu"))
+            L = shape[-1]
+            low = L.bit_length() - 1
+            table = index.numpy().reshape(-1, L)
+            phase_table = np.ones((1, 1), dtype=np.complex64 if dtype == torch.complex64 else complex) \
+                if phases is None else phases.numpy().reshape(table.shape)
+            high = np.array([q for q in self.qubits if q >= low], dtype=np.int64)
+            self._gather[key] = (table, phase_table, high, low)
+        return self._gather[key]
+
     def paired(self) -> MonomialPlan:
         """The permutation alone on pairs of amplitudes (bit 0 is no target): ``n - 1`` qubits."""
         if self._paired is None:
@@ -165,6 +188,9 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 def _monomial_gather(state: torch.Tensor, plan: MonomialPlan) -> torch.Tensor:
     """The window gather (no autograd: see :class:`_GatherMonomial`)."""
+    numba_kernels = kernels("monomial_kernels") if state.device.type == "cpu" else None
+    if numba_kernels is not None:
+        return _chunk_gather(state, plan, numba_kernels)
     B, N = state.shape
     shape, window, window_strides, index, phases = plan.gather_data(state.dtype, state.device)
     if state.dtype == torch.complex64 and plan.qubits[0] >= 1 and state.storage_offset() % 2 == 0:
@@ -175,6 +201,18 @@ def _monomial_gather(state: torch.Tensor, plan: MonomialPlan) -> torch.Tensor:
         out = _window_gather(state, plan, (shape, window, window_strides, index))
     if phases is not None:
         out.view((B,) + shape).mul_(phases)
+    return out
+
+
+def _chunk_gather(state: torch.Tensor, plan: MonomialPlan, numba_kernels) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """The window gather as numba's chunk loop (:mod:`qdiff.sim.monomial_kernels`): ``(B, N)`` ->
+    a new ``(B, N)``."""
+    table, phases, high, low = plan.chunk_data(state.dtype)
+    psi = state.detach().resolve_conj().resolve_neg().contiguous()
+    out = torch.empty_like(psi)
+    threads = psi.numel() >= _CHUNK_THREADS_MIN and owns_thread_pool()
+    run = numba_kernels.gather_chunks_threads if threads else numba_kernels.gather_chunks
+    run(psi.numpy(), out.numpy(), table, phases, high, low, phases.size > 1)
     return out
 
 

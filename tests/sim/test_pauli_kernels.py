@@ -11,6 +11,8 @@ import qdiff
 from qdiff.sim import jit
 from qdiff.sim import pauli as pauli_module
 
+from ._helpers import count_kernel_calls
+
 pytest.importorskip("numba")
 
 OBSERVABLE = (0.7 * qdiff.Z(0) @ qdiff.Z(1) - 0.3 * qdiff.X(2) + 0.2 * qdiff.Y(0) @ qdiff.X(3)
@@ -24,17 +26,8 @@ def random_states(rows: int, dtype: torch.dtype, n: int = 4) -> torch.Tensor:
 
 
 def count_numba_calls(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
-    module = jit.kernels("pauli_kernels")
-    calls: list[str] = []
-    for name in ("o_psi", "o_psi_rows", "expectation_values", "expectation_values_rows"):
-        original = getattr(module, name)
-
-        def counted(*args, _original=original, _name=name):  # type: ignore[no-untyped-def]
-            calls.append(_name)
-            return _original(*args)
-
-        monkeypatch.setattr(module, name, counted)
-    return calls
+    return count_kernel_calls(monkeypatch, "pauli_kernels",
+                              ("o_psi", "o_psi_rows", "expectation_values", "expectation_values_rows"))
 
 
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
