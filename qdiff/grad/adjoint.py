@@ -25,8 +25,10 @@ Both vectors are stacked into one ``(2B, 2**n)`` batch so each inverse block is 
 On large states they are updated in place, a slice at a time (:func:`_in_slices`): every block
 acts on a few qubits, so the state cuts into slices that the block maps into themselves, and
 each slice's cross matrix and inverse use temporaries the size of a slice, not of a state.
-The forward pass on large states does the same (:func:`_run_in_place`): one working copy of the
-initial state, every block applied in place a slice at a time.
+The forward pass runs out of place, block after block: on two threads slice by slice in place
+took 1.6-3x as long a block (the slices' torch calls ran on one thread, and each slice's result
+was copied back), and it held about 2.3 states at its peak, under the sweep's and under the 3
+working copies that :func:`qdiff.sim.memory.check_state_fits` admits.
 A Pauli block ``exp(-i theta g M)`` (``M`` monomial, :mod:`qdiff.sim.monomial_rotation`) records
 the scalar ``y = sum lambda_out conj(M psi_out)`` instead of a ``2**k x 2**k`` cross matrix; the
 same monomial call that gives ``M psi_out`` also gives the inverse, ``a* pair + b* M pair``.
@@ -60,7 +62,7 @@ in-place passes move at a time (1 MiB of complex128): big enough that the per-sl
 cost little, small enough that slice temporaries stay far below a state from ``n = 17`` on."""
 
 _IN_PLACE_MIN = 1 << 17
-"""Amplitudes (over all rows) from which the forward and the sweep work in place, slice by slice."""
+"""Amplitudes (over all rows) from which the sweep works in place, slice by slice."""
 
 _IN_PLACE_MIN_ROW = 1 << 12
 """...and amplitudes per row: a batch of small states (1024 rows at n = 8) runs out of place, 2.2x
@@ -74,7 +76,7 @@ the sweep moves only ``lambda`` (see :meth:`AdjointState._sweep_out_of_place`)."
 
 
 def _in_place(rows: int, amplitudes: int) -> bool:
-    """Whether a ``(rows, amplitudes)`` state is large enough for the in-place, sliced forward and sweep."""
+    """Whether a ``(rows, amplitudes)`` state is large enough for the in-place, sliced sweep."""
     return rows * amplitudes >= _IN_PLACE_MIN and amplitudes >= _IN_PLACE_MIN_ROW
 
 
@@ -141,27 +143,6 @@ def _moved(op: Operator, shift: int, n: int) -> Operator:
     return op
 
 
-def _run_in_place(plan: TorchPlan, state: torch.Tensor, angles: torch.Tensor | None, built: Built) -> torch.Tensor:
-    """:meth:`TorchPlan.run` on ``state`` ``(B, 2**n)`` (contiguous, owned: overwritten), every
-    block applied in place a slice at a time (:func:`_in_slices`), so that temporaries are the
-    size of a slice; a block that cannot be sliced replaces the state out of place."""
-    n = plan.num_qubits
-    ops = plan.operators(angles, built)
-    for block, op in zip(plan.blocks, ops):
-        kind = block.kind
-
-        def step(sub: torch.Tensor, q: tuple[int, ...], m: int, shift: int,
-                 kind: str = kind, op: Operator = op) -> torch.Tensor:
-            return apply_block(sub, kind, _moved(op, shift, m), q, m)
-
-        if not _in_slices((state,), block.qubits, n, step):
-            state = apply_block(state, kind, op, block.qubits, n).contiguous()
-    del ops
-    if plan.global_phase is not None:
-        state.mul_(plan.global_phase)
-    return state
-
-
 def _pair_rotation(op: MonomialRotation, per_sample: bool) -> MonomialRotation:
     """The inverse of a ``"pauli"`` block's rotation for the stacked pair (coefficients repeated
     for its two halves when they are per-row)."""
@@ -214,10 +195,7 @@ class AdjointState(torch.autograd.Function):
             run_angles = angles if angles.shape[1] else None
             kept: list[torch.Tensor] | None = None
             row_major = not plan.batch_last(initial, run_angles)
-            if _in_place(*initial.shape) and row_major:
-                # one working copy of the initial state, updated in place a slice at a time
-                final = _run_in_place(plan, initial.clone(memory_format=torch.contiguous_format), run_angles, built)
-            elif keep and initial.numel() * len(plan.blocks) <= _KEEP_MAX and row_major:
+            if keep and initial.numel() * len(plan.blocks) <= _KEEP_MAX and row_major:
                 kept = []  # every block's output, for a sweep that moves lambda alone
                 final = program.run(initial, angles, built=built, keep=kept)
             else:

@@ -95,3 +95,17 @@ def test_chunk_gather_backward_is_the_inverse_monomial(monkeypatch):
     assert calls == ["gather_chunks", "gather_chunks"]  # forward, and the inverse in the backward
     monkeypatch.setattr(monomial_module, "kernels", lambda name: None)
     torch.testing.assert_close(got, gradient(), atol=1e-14, rtol=0)
+
+
+@pytest.mark.parametrize("num_qubits", [6, 9])
+def test_chunk_gather_of_a_batch_of_small_rows(num_qubits, monkeypatch):
+    """Rows narrower than one chunk (2**10): the chunk is the row, the table one row."""
+    rng = np.random.default_rng(num_qubits)
+    d = 8
+    plan = MonomialPlan(rng.permutation(d), np.exp(1j * rng.uniform(0, 6, d)), (0, 2, num_qubits - 1), num_qubits)
+    rows = 2 * (monomial_module._SMALL >> num_qubits) + 1
+    state = torch.randn(rows, 1 << num_qubits, dtype=torch.complex128, generator=torch.Generator().manual_seed(2))
+    calls = count_numba_calls(monkeypatch)
+    got = apply_monomial(state, plan)
+    assert len(calls) == 1
+    torch.testing.assert_close(got, torch.as_tensor(numpy_monomial(state.numpy(), plan)), atol=1e-14, rtol=0)
