@@ -5,9 +5,11 @@ A Pauli string is ``P = i**ny X^x Z^z`` (bit masks ``x``, ``z``; ``ny`` the numb
 
     <psi|P|psi> = i**ny sum_j conj(psi[j ^ x]) (-1)**|j & z| psi[j].
 
-Small states gather every group's flipped amplitudes in one call; larger ones build ``O psi``
-once (the backward needs it too), with each group's ``Z`` part cached as a ``2**n`` diagonal up to
-16 qubits and added term by term in place above. Memory stays at a constant number of state
+Small states gather every group's flipped amplitudes in one call; wider CPU states make ``O psi``
+(the backward needs it too) and the value in one numba pass over chunks of the state, each
+group's diagonal built per chunk from its terms' signs; elsewhere (GPU, no numba) torch builds
+``O psi`` with each group's ``Z`` part cached as a ``2**n`` diagonal up to 16 qubits and added
+term by term in place above. Memory stays at a constant number of state
 vectors whatever the number of terms.
 """
 
@@ -21,7 +23,7 @@ import torch
 
 from qdiff.ir.observables import PauliSum
 from qdiff.sim.born_rule import probabilities
-from qdiff.sim.jit import kernels, threaded
+from qdiff.sim.jit import kernels, owns_thread_pool, threaded
 from qdiff.sim.kernels import apply_diagonal, split_shape
 
 
@@ -73,7 +75,8 @@ NUMBA_MAX_QUBITS = 12
 """Widest state whose ``O psi`` the numba kernel builds on the CPU, any batch (no temporary). Its
 cached tables take groups x ``2**n`` x 24 bytes per observable (8 MiB for LiH's 84 groups at 12
 qubits, where the kernel made the UCCSD energy gradient 13 % faster: 33-35 against 38-43 ms);
-wider states add ``O psi`` group by group with torch (:func:`_apply_groups`)."""
+wider CPU states take the chunked kernel (:func:`_wide_o_psi`), other devices torch
+(:func:`_apply_groups`)."""
 
 
 @lru_cache(maxsize=64)
@@ -101,16 +104,21 @@ def expectation(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits:
 
     Small states gather every group's flipped amplitudes at once (:func:`_gathered_o_psi`: one
     numba call on the CPU up to :data:`NUMBA_MAX_QUBITS` qubits, any batch; else three torch calls
-    while the gather fits :data:`_GATHERED_MAX`), larger ones build ``O psi`` group by group; when a
+    while the gather fits :data:`_GATHERED_MAX`); wider CPU states take one numba pass over chunks
+    (:func:`_wide_o_psi`), others build ``O psi`` group by group with torch; when a
     gradient may follow, :class:`_Expectation` keeps ``O psi`` for a one-multiply backward (autograd
     through the gather took about eight calls).
     """
     B = state.shape[0]
     if not groups:
         return torch.zeros(B, dtype=state.real.dtype, device=state.device)
-    if _gathers(state, groups, num_qubits):
-        if not torch.is_grad_enabled() or not state.requires_grad:
-            return _gathered_o_psi(state, groups, num_qubits, want_o_psi=False)[1]
+    no_backward = not torch.is_grad_enabled() or not state.requires_grad
+    wide = _wide_kernels(state, num_qubits)
+    if wide is not None:
+        if no_backward:
+            return _wide_o_psi(state, groups, num_qubits, wide, want_o_psi=False)[1]
+    elif _gathers(state, groups, num_qubits) and no_backward:
+        return _gathered_o_psi(state, groups, num_qubits, want_o_psi=False)[1]
     return _Expectation.apply(state, groups, num_qubits)
 
 
@@ -196,6 +204,53 @@ def _gathered_o_psi(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qub
     run = numba_kernels.o_psi_rows if threaded(psi.shape[0]) else numba_kernels.o_psi
     run(psi.numpy(), index_rows, weights.numpy(), out.numpy(), values.numpy())
     return out, values
+
+
+_WIDE_LOW = 10
+"""Chunks of ``2**_WIDE_LOW`` amplitudes for :func:`_wide_o_psi` (its sign table: terms x 8 KiB)."""
+
+
+def _wide_kernels(state: torch.Tensor, num_qubits: int):  # type: ignore[no-untyped-def]
+    """:mod:`qdiff.sim.pauli_kernels` for a CPU state wider than :data:`NUMBA_MAX_QUBITS` (numba
+    installed), else ``None``."""
+    if state.device.type != "cpu" or num_qubits <= NUMBA_MAX_QUBITS:
+        return None
+    return kernels("pauli_kernels")
+
+
+@lru_cache(maxsize=64)
+def _wide_data(groups: tuple[PauliGroup, ...], low: int) -> tuple[np.ndarray, ...]:
+    """``(flips (G,), tstart (G + 1,), zmasks (T,), coeffs (T,), signs (T, 2**low))`` for
+    :func:`qdiff.sim.pauli_kernels.o_psi_wide`: each group's flip mask and the range of its terms,
+    each term's Z mask and coefficient, and its sign on the low bits, ``(-1)**|l & z|``."""
+    flips = np.array([sum(1 << q for q in group.flip) for group in groups], dtype=np.int64)
+    tstart = np.cumsum([0] + [len(group.terms) for group in groups]).astype(np.int64)
+    zmasks = np.array([sum(1 << q for q in zq) for group in groups for zq, _ in group.terms], dtype=np.int64)
+    coeffs = np.array([complex(c) for group in groups for _, c in group.terms], dtype=np.complex128)
+    low_bits = np.arange(1 << low, dtype=np.int64)
+    parity = np.zeros((len(zmasks), 1 << low), dtype=np.int64)
+    for q in range(low):
+        parity ^= ((zmasks[:, None] >> q) & 1) & ((low_bits[None, :] >> q) & 1)
+    return flips, tstart, zmasks, coeffs, 1.0 - 2.0 * parity
+
+
+def _wide_o_psi(state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int, numba_kernels,  # type: ignore[no-untyped-def]
+                want_o_psi: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """``(O psi, <psi|O|psi>)`` of a wide CPU state ``(B, 2**n)`` in one numba pass over
+    ``2**10``-amplitude chunks, each group's diagonal made per chunk from the terms' signs (no
+    ``2**n`` table; :func:`qdiff.sim.pauli_kernels.o_psi_wide`); without ``want_o_psi`` only the
+    values (``O psi`` ``None``). Torch added ``O psi`` term by term, one pass and ``2**k`` strided
+    adds each (:func:`_add_term`)."""
+    low = min(_WIDE_LOW, num_qubits)
+    flips, tstart, zmasks, coeffs, signs = _wide_data(groups, low)
+    psi = state.detach().resolve_conj().contiguous()
+    B, N = psi.shape
+    out = torch.empty_like(psi) if want_o_psi else psi[:1, :1]
+    partial = np.empty(B * (N >> low))
+    run = numba_kernels.o_psi_wide_threads if owns_thread_pool() else numba_kernels.o_psi_wide
+    run(psi.numpy(), out.numpy(), partial, flips, tstart, zmasks, coeffs, signs, low, want_o_psi)
+    values = torch.from_numpy(partial.reshape(B, -1).sum(1)).to(psi.real.dtype)
+    return (out if want_o_psi else None), values
 
 
 def real_inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -326,7 +381,10 @@ class _Expectation(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, state: torch.Tensor, groups: tuple[PauliGroup, ...], num_qubits: int) -> torch.Tensor:  # type: ignore[override]
-        if _gathers(state, groups, num_qubits):
+        wide = _wide_kernels(state, num_qubits)
+        if wide is not None:
+            o_psi, values = _wide_o_psi(state, groups, num_qubits, wide)
+        elif _gathers(state, groups, num_qubits):
             o_psi, values = _gathered_o_psi(state, groups, num_qubits)
         else:
             o_psi = _apply_groups(state, groups, num_qubits)

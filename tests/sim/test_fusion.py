@@ -145,11 +145,17 @@ def test_expectation_paths_agree_with_second_derivatives(n, monkeypatch):
     g = torch.Generator().manual_seed(n)
     state = torch.randn(3, 2**n, generator=g, dtype=torch.complex128).requires_grad_(True)
     results = []
-    # term by term (strided adds; long terms through temporaries), cached diagonals, one gather
-    for gathered, diagonal, term_max in ((0, 0, 6), (0, 0, 1), (0, 22, 6), (1 << 30, 0, 6)):
+    numba_small, numba_wide = pauli._numba_kernels, pauli._wide_kernels
+    # torch: term by term (strided adds; long terms through temporaries), cached diagonals, one
+    # gather; numba: the gathered small-state kernel, the chunked wide-state kernel
+    for gathered, diagonal, term_max, kernel in ((0, 0, 6, None), (0, 0, 1, None), (0, 22, 6, None),
+                                                 (1 << 30, 0, 6, None), (0, 0, 6, "small"), (0, 0, 6, "wide")):
         monkeypatch.setattr(pauli, "_GATHERED_MAX", gathered)
         monkeypatch.setattr(pauli, "_DIAGONAL_MAX_QUBITS", diagonal)
         monkeypatch.setattr(pauli, "_TERM_QUBITS_MAX", term_max)
+        monkeypatch.setattr(pauli, "_numba_kernels", numba_small if kernel == "small" else lambda *a: None)
+        monkeypatch.setattr(pauli, "_wide_kernels", numba_wide if kernel == "wide" else lambda *a: None)
+        monkeypatch.setattr(pauli, "NUMBA_MAX_QUBITS", 0 if kernel == "wide" else 12)
         e = pauli.expectation(state, groups, n)
         (grad,) = torch.autograd.grad((e * torch.tensor([1.0, 2.0, 3.0])).sum(), state, create_graph=True)
         (second,) = torch.autograd.grad(grad.abs().square().sum(), state)

@@ -91,3 +91,54 @@ def test_expectation_and_its_gradient_use_the_kernel_for_a_large_batch(monkeypat
     (want_grad,) = torch.autograd.grad(want.sum(), reference)
     torch.testing.assert_close(energy, want, atol=1e-12, rtol=0)
     torch.testing.assert_close(grad, want_grad, atol=1e-12, rtol=0)
+
+
+WIDE = 13  # past NUMBA_MAX_QUBITS: the chunked kernel, chunks of 2**10 with 3 high bits
+
+
+def wide_observable(n: int) -> qdiff.PauliSum:
+    """Z strings on low, high and straddling qubits, X/Y flips of low and high bits, complex
+    phases from Y, several terms per flip group, and a constant."""
+    return (sum((qdiff.Z(q) @ qdiff.Z(q + 1) for q in range(n - 1)), 0.3 * qdiff.I())
+            + sum(0.1 * (q + 1) * qdiff.X(q) for q in range(0, n, 3))
+            + 0.7 * qdiff.Y(0) @ qdiff.Y(n - 1) - 0.4 * qdiff.X(0) @ qdiff.X(n - 1) @ qdiff.Z(5)
+            + 0.25 * qdiff.X(2) @ qdiff.Z(10) @ qdiff.Y(n - 2) + 0.6 * qdiff.Z(n - 1) @ qdiff.Z(n - 3))
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+@pytest.mark.parametrize("rows", [1, 3])
+@pytest.mark.parametrize("threads", [True, False])
+def test_wide_kernel_matches_torch_term_by_term(rows, dtype, threads, monkeypatch):
+    groups = pauli_module.group_terms(wide_observable(WIDE))
+    state = random_states(rows, dtype, WIDE)
+    calls = count_kernel_calls(monkeypatch, "pauli_kernels", ("o_psi_wide", "o_psi_wide_threads"))
+    monkeypatch.setattr(pauli_module, "owns_thread_pool", lambda: threads)
+    with torch.no_grad():
+        values = pauli_module.expectation(state, groups, WIDE)
+    tracked = state.clone().requires_grad_(True)
+    kept = pauli_module.expectation(tracked, groups, WIDE)
+    (grad,) = torch.autograd.grad(kept.sum(), tracked)
+    assert calls == ["o_psi_wide_threads" if threads else "o_psi_wide"] * 2
+    want_o_psi = pauli_module.apply_pauli_sum(state.to(torch.complex128), groups, WIDE)  # signs, then flips
+    want = pauli_module.real_inner(state.to(torch.complex128), want_o_psi)
+    tol = 1e-5 if dtype == torch.complex64 else 1e-12
+    torch.testing.assert_close(values.double(), want, atol=tol, rtol=0)
+    torch.testing.assert_close(kept.detach().double(), want, atol=tol, rtol=0)
+    torch.testing.assert_close(grad.to(torch.complex128), 2 * want_o_psi, atol=tol, rtol=0)
+
+
+def test_wide_expval_matches_qiskit():
+    qiskit_info = pytest.importorskip("qiskit.quantum_info")
+    from qdiff.interop import to_qiskit
+
+    c = qdiff.Circuit(WIDE)
+    for q in range(WIDE):
+        c.ry(0.3 + 0.1 * q, q).rz(0.2 * q, q)
+    for q in range(WIDE - 1):
+        c.cx(q, q + 1)
+    c.rx(0.4, 0).ry(0.5, WIDE - 1)
+    observable = wide_observable(WIDE)
+    got = qdiff.expval(c, observable)
+    state = qiskit_info.Statevector(to_qiskit(c))
+    want = state.expectation_value(qiskit_info.SparsePauliOp.from_list(observable.to_list())).real
+    assert abs(float(got) - want) < 1e-10
