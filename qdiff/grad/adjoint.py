@@ -1,9 +1,8 @@
 """The ``adjoint`` engine: reverse-mode gradients in constant memory. Derivation: adjoint.md.
 
 A small CPU state (:func:`qdiff.sim.tape.tape_for`: up to 14 qubits, any batch, numba installed;
-up to 22 for circuits of one-qubit runs, diagonals on up to four qubits, Pauli strings and
-CNOT/SWAP/X networks) runs
-as a numba tape instead: the forward pass and the whole sweep, with every angle's gradient,
+up to 22, a complex64 forward alone excepted, for circuits of one-qubit runs, diagonals on up to
+four qubits, Pauli strings and CNOT/SWAP/X networks) runs as a numba tape instead: the forward pass and the whole sweep, with every angle's gradient,
 are one compiled call each (:mod:`qdiff.sim.tape_kernels`), where the torch plan below spends its
 time dispatching ~180 small torch calls. Everything else is as below.
 
@@ -183,7 +182,7 @@ class AdjointState(torch.autograd.Function):
     @staticmethod
     def forward(ctx, angles: torch.Tensor, initial: torch.Tensor, program: TorchProgram,  # type: ignore[override]
                 keep: bool) -> torch.Tensor:
-        tape = tape_for(program.program, initial)
+        tape = tape_for(program.program, initial, forward_only=not keep)
         ctx.tape = tape
         if tape is not None:  # a small CPU state: the forward and the sweep are one numba call each
             final = run_tape(tape, initial, angles)

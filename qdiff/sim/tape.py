@@ -47,8 +47,10 @@ torch plan on two: QAOA MaxCut (p = 4, 3-regular) energy + gradient n = 16 59-69
 ms, n = 18 225-277 against 900-937, n = 20 1.34 against 4.38 s, n = 22 7.1 against 20.1 s; the
 4-layer hardware-efficient (CX chain) energy + gradient 0.50-0.54x the plan's time at n = 18,
 0.55-0.58x at n = 20 (the sweep follows its permutations' cycles in place: no state of scratch).
-Measured no wider; complex64 states stay on the plan (the kernels
-compute in complex128, twice the memory). Fewer rows than
+Measured no wider. A complex64 state runs its own complex64 kernels (compiled on first use, about
+15 s), for gradients only (:func:`tape_for`): energy + gradient against the plan, QAOA p = 4
+n = 16-22 0.46-0.25x the time (n = 20 0.35 against 1.29 s), hardware-efficient n = 18-22
+0.73-0.78x, n = 16 even. Fewer rows than
 :data:`~qdiff.sim.jit.THREADED_MIN_ROWS` cut each pass over threads instead (``run_wide``,
 ``sweep_wide``; on this machine's two cores QAOA n = 20 ran 1.6x faster, forward and sweep,
 n = 16-18 even: those states stay in cache; more cores would otherwise idle where the plan
@@ -444,15 +446,17 @@ def _whole_permutation(steps, n: int) -> tuple[np.ndarray, np.ndarray]:  # type:
     return perm, phases
 
 
-def tape_for(program: Program, state: torch.Tensor) -> Tape | None:
+def tape_for(program: Program, state: torch.Tensor, forward_only: bool = False) -> Tape | None:
     """The program's tape (lowered once, cached on the program) when ``state`` ``(B, 2**n)`` suits
     one, else ``None``: numba installed and a CPU state of at most :data:`TAPE_MAX_QUBITS` qubits,
-    any batch; or up to :data:`TAPE_WIDE_MAX_QUBITS` in complex128 for a program that
-    :func:`streams`."""
+    any batch; or up to :data:`TAPE_WIDE_MAX_QUBITS` for a program that :func:`streams`, except
+    the forward alone of a complex64 state (``forward_only``: no sweep follows), which the torch
+    plan runs faster (4-layer hardware-efficient circuit n = 20 24 against 34 ms, n = 22 98
+    against 136; QAOA p = 4 even to 0.87x)."""
     n = program.num_qubits
     if state.device.type != "cpu" or n > TAPE_WIDE_MAX_QUBITS or _kernels() is None:
         return None
-    if n > TAPE_MAX_QUBITS and (state.dtype != torch.complex128 or not streams(program)):
+    if n > TAPE_MAX_QUBITS and (not streams(program) or (forward_only and state.dtype == torch.complex64)):
         return None
     cache = program._torch
     if "tape" not in cache:
@@ -477,9 +481,9 @@ def _kernel(state: np.ndarray, name: str):  # type: ignore[no-untyped-def]
     return getattr(K, name + "_rows") if threaded(rows) else getattr(K, name)
 
 
-def _working(x: torch.Tensor) -> torch.Tensor:
-    """A contiguous complex128 working copy of ``x`` (always a copy: the kernels write into it)."""
-    return x.detach().resolve_conj().to(torch.complex128, memory_format=torch.contiguous_format, copy=True)
+def _working(x: torch.Tensor, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
+    """A contiguous working copy of ``x`` in ``dtype`` (always a copy: the kernels write into it)."""
+    return x.detach().resolve_conj().to(dtype, memory_format=torch.contiguous_format, copy=True)
 
 
 NUMPY_MAX_ELEMENTS = 1 << 16
@@ -488,14 +492,14 @@ even for a few hundred numbers, numpy's well under 1 (a single complex64 call of
 circuit makes three: 12 us of its 36); larger tensors convert with torch's threads."""
 
 
-_TORCH_OF = {np.float64: torch.float64, np.complex128: torch.complex128}
+_TORCH_OF = {np.float64: torch.float64, np.complex128: torch.complex128, np.complex64: torch.complex64}
 _NUMPY_OF = {torch.float32: np.float32, torch.float64: np.float64, torch.complex64: np.complex64,
              torch.complex128: np.complex128}
 
 
 def _numpy_as(t: torch.Tensor, dtype: type) -> np.ndarray:
     """``t`` (a CPU tensor, detached, no lazy conjugate) as a contiguous numpy array of ``dtype``
-    (float64 or complex128): a view when it already is one, else a converted copy."""
+    (float64, complex128 or complex64): a view when it already is one, else a converted copy."""
     if t.numel() > NUMPY_MAX_ELEMENTS and (t.dtype != _TORCH_OF[dtype] or not t.is_contiguous()):
         t = t.to(_TORCH_OF[dtype]).contiguous()
     return np.ascontiguousarray(t.numpy(), dtype=dtype)
@@ -517,15 +521,15 @@ def _angles(angles: torch.Tensor) -> np.ndarray:
     return _numpy_as(angles.detach(), np.float64)
 
 
-def _initial_rows(state: torch.Tensor) -> np.ndarray:
+def _initial_rows(state: torch.Tensor, dtype: type = np.complex128) -> np.ndarray:
     """What the forward kernels read the initial states from (never write): ``(1, 2**n)`` when
     every row of ``state`` ``(B, 2**n)`` is one state (a batch stride of 0, as
-    :func:`qdiff.execute.prepare` lays out a basis state), else ``(B, 2**n)``; complex128 and
+    :func:`qdiff.execute.prepare` lays out a basis state), else ``(B, 2**n)``; of ``dtype`` and
     contiguous, a view of ``state`` when it already is."""
     s = state.detach()
     if s.shape[0] > 1 and s.stride(0) == 0:
         s = s[:1]
-    return _numpy_as(s.resolve_conj() if s.is_conj() else s, np.complex128)
+    return _numpy_as(s.resolve_conj() if s.is_conj() else s, dtype)
 
 
 def lanes(tape: Tape, state: np.ndarray | torch.Tensor) -> bool:
@@ -578,21 +582,23 @@ def lane_trigonometry(tape: Tape, angles: np.ndarray, rows: int,
 def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     """The final states for ``state`` ``(B, 2**n)`` (not modified) and ``angles`` ``(B or 1, S)``.
 
-    The row kernels work in complex128 whatever the state's dtype (one compiled set instead of
-    two: compiling one took 15-30 s on these machines; a small state's precision costs nothing
-    here); rows side by side (:func:`lanes`) compute a complex64 batch in float32, whose passes
-    take twice the lanes an instruction. The kernels copy each row's initial state into the
+    The row kernels of small states work in complex128 whatever the state's dtype (one compiled
+    set instead of two: compiling one took 15-30 s on these machines; a small state's precision
+    costs nothing here); rows side by side (:func:`lanes`) compute a complex64 batch in float32,
+    whose passes take twice the lanes an instruction, and so do the kernels of wide complex64
+    states (a complex128 working copy would take twice their memory). The kernels copy each row's initial state into the
     result themselves (:func:`_initial_rows`): a batch that starts from one basis state allocates
     only the result."""
     side_by_side = lanes(tape, state)
-    x = np.empty(state.shape, dtype=np.complex64 if side_by_side and state.dtype == torch.complex64 else np.complex128)
+    native = state.dtype == torch.complex64 and (side_by_side or state.shape[1] > 1 << TAPE_MAX_QUBITS)
+    x = np.empty(state.shape, dtype=np.complex64 if native else np.complex128)
     a = _angles(angles)
     if side_by_side:
         cos, sin = lane_trigonometry(tape, a, x.shape[0], x.real.dtype.type)
         _kernels().run_lanes(x, _initial_rows(state), a, cos, sin, tape.lane_trig[0],
                              tape.lane_real, lane_blocks(x.shape[0]), *_arrays(tape))
     else:
-        _kernel(x, "run")(x, _initial_rows(state), a, *_arrays(tape))
+        _kernel(x, "run")(x, _initial_rows(state, x.dtype.type), a, *_arrays(tape))
     out = _torch_as(x, state.dtype)
     if tape.global_phase != 1:
         out.mul_(tape.global_phase)
@@ -603,11 +609,14 @@ def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles
                overwrite_final: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The adjoint sweep: ``(dL/dangles (B or 1, S), dL/dinitial (B, 2**n))`` from the final states
     and their cotangent ``grad_state`` (``dL/dpsi*``, torch's convention), in complex128 as
-    :func:`run_tape`. ``overwrite_final``: nothing reads ``final`` afterwards, so a contiguous
-    complex128 one is uncomputed in its own memory (one state less than a copy)."""
+    :func:`run_tape` (a wide complex64 state in complex64). ``overwrite_final``: nothing reads
+    ``final`` afterwards, so a contiguous one of the working dtype is uncomputed in its own memory
+    (one state less than a copy)."""
     back = tape.global_phase.conjugate()
-    in_place = overwrite_final and final.dtype == torch.complex128 and final.is_contiguous()
-    psi, lam = final.detach() if in_place else _working(final), _working(grad_state)
+    native = final.dtype == torch.complex64 and final.shape[1] > 1 << TAPE_MAX_QUBITS
+    working = torch.complex64 if native else torch.complex128
+    in_place = overwrite_final and final.dtype == working and final.is_contiguous()
+    psi, lam = final.detach() if in_place else _working(final, working), _working(grad_state, working)
     if back != 1:
         psi.mul_(back)
         lam.mul_(back)

@@ -239,8 +239,8 @@ def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
     """Past TAPE_MAX_QUBITS the tape still runs a complex128 state whose program streams: forward
     equal to the unfused steps, gradients equal to backprop's (per-row and shared angles; a few
     rows cut each pass over threads), CNOT, SWAP and X networks included (affine permutations,
-    two small tables each). A permutation without that form (a Toffoli) or complex64 sends the
-    state to the torch plan."""
+    two small tables each). A complex64 gradient runs the tape in complex64, a complex64 forward
+    alone the torch plan; a permutation without that form (a Toffoli) sends the state to the plan."""
     counts = _count(monkeypatch)
     n = tape_module.TAPE_MAX_QUBITS + 1
     c = _one_pass_circuit(n)
@@ -271,11 +271,23 @@ def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
                                                                              K.GROUP_AFFINE}
     _assert_tape_matches(phased, values, obs)
     assert counts == {"run": 4, "sweep": 4}
+    single = values[0].to(torch.float32).requires_grad_(True)
+    energy = qdiff.expval(permuting, obs, single, method="adjoint", dtype=torch.complex64)
+    energy.backward()
+    assert counts == {"run": 5, "sweep": 5}
+    reference = values[0].clone().requires_grad_(True)
+    expected = qdiff.expval(permuting, obs, reference, method="backprop")
+    expected.backward()
+    torch.testing.assert_close(energy.double(), expected.detach(), atol=2e-6, rtol=0)
+    torch.testing.assert_close(single.grad.double(), reference.grad, atol=2e-5, rtol=0)
+    with torch.no_grad():
+        forward = qdiff.expval(permuting, obs, single, method="adjoint", dtype=torch.complex64)
+    assert counts == {"run": 5, "sweep": 5}  # the forward alone: the torch plan
+    torch.testing.assert_close(forward, energy.detach(), atol=2e-6, rtol=0)
     v = values[0].clone().requires_grad_(True)
-    qdiff.expval(c, obs, v, method="adjoint", dtype=torch.complex64).backward()
     toffoli = _one_pass_circuit(n).cx(0, 1).ccx(1, 2, 3)
     qdiff.expval(toffoli, obs, v, method="adjoint").backward()
-    assert counts == {"run": 4, "sweep": 4}
+    assert counts == {"run": 5, "sweep": 5}
     toffoli_program = compile_circuit(toffoli)
     assert not tape_module.streams(toffoli_program) and "tape" not in toffoli_program._torch  # never lowered
 
@@ -559,8 +571,8 @@ def test_rows_that_share_a_basis_state_read_it_from_one_row(monkeypatch):
     seen: list[tuple[int, ...]] = []
     real_rows = tape_module._initial_rows
 
-    def recording(state):  # type: ignore[no-untyped-def]
-        rows = real_rows(state)
+    def recording(state, *dtype):  # type: ignore[no-untyped-def]
+        rows = real_rows(state, *dtype)
         seen.append(rows.shape)
         return rows
 
