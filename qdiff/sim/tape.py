@@ -304,10 +304,11 @@ def lower(program: Program) -> Tape | None:
 
 def streams(program: Program) -> bool:
     """Whether every step of ``program`` becomes one pass over the state without a table of the
-    whole state on a tape (``False`` without numba): one-qubit steps (runs), diagonals on up to
-    four qubits (:func:`~qdiff.sim.tape_kernels._diagonal_pass`), Pauli-string rotations (masks)
-    and CNOTs, SWAPs and other phase-free affine permutations (two tables of about ``2**(n/2)``
-    entries a group). Read from the steps (cached on the program), so that a wide program that
+    whole state on a tape (``False`` without numba): one-qubit steps (runs), dense two-qubit
+    steps (a pass over the quads), diagonals on up to four qubits
+    (:func:`~qdiff.sim.tape_kernels._diagonal_pass`), Pauli-string rotations (masks) and CNOTs,
+    SWAPs and other phase-free affine permutations (two tables of about ``2**(n/2)`` entries a
+    group). Read from the steps (cached on the program), so that a wide program that
     does not stream is never lowered: the whole-state permutation tables of a 100-layer ansatz
     with Toffolis at n = 20 would take 2.4 GB."""
     K = _kernels()
@@ -379,8 +380,19 @@ def _apply_linear(v: int, qubits: tuple[int, ...], images: list[int]) -> int:
     return (v & ~_scatter_bits((1 << len(qubits)) - 1, qubits)) | _scatter_bits(image, qubits)
 
 
+def _plan_forward_faster(program: Program, state: torch.Tensor) -> bool:
+    """Whether the torch plan runs the forward alone of a wide ``state`` faster than the tape: in
+    complex64 (its float32 GEMMs), or with dense two-qubit steps (the plan fuses them into wider
+    blocks; the tape takes a pass over the quads each: two layers of ``ry`` and ``cry`` at n = 20,
+    complex128, 108-114 against 89-91 ms)."""
+    cache = program._torch
+    if "dense_pairs" not in cache:
+        cache["dense_pairs"] = any(len(step.qubits) == 2 and step.kind == "dense" for step in program.steps)
+    return state.dtype == torch.complex64 or cache["dense_pairs"]
+
+
 def _one_pass(step, diagonal_max: int) -> bool:  # type: ignore[no-untyped-def]
-    if len(step.qubits) == 1:
+    if len(step.qubits) == 1 or (len(step.qubits) == 2 and step.kind == "dense"):
         return True
     if step.kind == "diagonal":
         return len(step.qubits) <= diagonal_max
@@ -449,14 +461,14 @@ def _whole_permutation(steps, n: int) -> tuple[np.ndarray, np.ndarray]:  # type:
 def tape_for(program: Program, state: torch.Tensor, forward_only: bool = False) -> Tape | None:
     """The program's tape (lowered once, cached on the program) when ``state`` ``(B, 2**n)`` suits
     one, else ``None``: numba installed and a CPU state of at most :data:`TAPE_MAX_QUBITS` qubits,
-    any batch; or up to :data:`TAPE_WIDE_MAX_QUBITS` for a program that :func:`streams`, except
-    the forward alone of a complex64 state (``forward_only``: no sweep follows), which the torch
-    plan runs faster (4-layer hardware-efficient circuit n = 20 24 against 34 ms, n = 22 98
-    against 136; QAOA p = 4 even to 0.87x)."""
+    any batch; or up to :data:`TAPE_WIDE_MAX_QUBITS` for a program that :func:`streams`, except a
+    forward alone (``forward_only``: no sweep follows) that the torch plan runs faster
+    (:func:`_plan_forward_faster`; complex64: 4-layer hardware-efficient circuit n = 20 24 against
+    34 ms, n = 22 98 against 136; QAOA p = 4 even to 0.87x)."""
     n = program.num_qubits
     if state.device.type != "cpu" or n > TAPE_WIDE_MAX_QUBITS or _kernels() is None:
         return None
-    if n > TAPE_MAX_QUBITS and (not streams(program) or (forward_only and state.dtype == torch.complex64)):
+    if n > TAPE_MAX_QUBITS and (not streams(program) or (forward_only and _plan_forward_faster(program, state))):
         return None
     cache = program._torch
     if "tape" not in cache:

@@ -182,38 +182,47 @@ def _pairs_wide_share(psi, stride, m00, m01, m10, m11, j0, j1):  # type: ignore[
 def _quads(psi, lam, lo, hi, op, gen, want, col, sparse):  # type: ignore[no-untyped-def]
     """As :func:`_pairs` for a two-qubit step on qubits ``lo < hi`` (``op`` 4 x 4; when ``sparse``,
     row ``r`` has its one nonzero in column ``col[r]``)."""
-    N = psi.shape[0]
+    return _quads_share(psi, lam, lo, hi, op, gen, want, col, sparse, 0, 1)
+
+
+@njit(cache=True, fastmath=True)
+def _quads_share(psi, lam, lo, hi, op, gen, want, col, sparse, share, shares):  # type: ignore[no-untyped-def]
+    """:func:`_quads` on share ``share`` of ``shares`` of the quads (a wide state's pass cut over
+    threads); returns that share of ``Re <lam| gen |psi>`` (``want``). The quad's work stays in
+    this one loop with its scratch ``v``, ``w``, ``idx``: as a function of its own (even inlined)
+    or with scalars instead of the scratch, the pass ran 4-6x slower."""
     s0, s1 = 1 << lo, 1 << hi
     back = lam.shape[0] > 0
     acc = 0.0
     v = np.empty(4, dtype=psi.dtype)
     w = np.empty(4, dtype=psi.dtype)
     idx = np.empty(4, dtype=np.int64)
-    for top in range(0, N, 2 * s1):
-        for mid in range(top, top + s1, 2 * s0):
-            for i in range(mid, mid + s0):
-                idx[0], idx[1], idx[2], idx[3] = i, i + s0, i + s1, i + s0 + s1
-                for r in range(4):
-                    v[r] = psi[idx[r]]
+    quads = psi.shape[0] >> 2
+    for g in range(quads * share // shares, quads * (share + 1) // shares):
+        i = ((g >> lo) << (lo + 1)) | (g & (s0 - 1))  # a zero bit inserted at lo, then at hi
+        i = ((i >> hi) << (hi + 1)) | (i & (s1 - 1))
+        idx[0], idx[1], idx[2], idx[3] = i, i + s0, i + s1, i + s0 + s1
+        for r in range(4):
+            v[r] = psi[idx[r]]
+        if back:
+            for r in range(4):
+                w[r] = lam[idx[r]]
+        if sparse:
+            for r in range(4):
+                c = col[r]
+                psi[idx[r]] = op[r, c] * v[c]
                 if back:
-                    for r in range(4):
-                        w[r] = lam[idx[r]]
-                if sparse:
-                    for r in range(4):
-                        c = col[r]
-                        psi[idx[r]] = op[r, c] * v[c]
-                        if back:
-                            if want:
-                                acc += (np.conj(w[r]) * gen[r, c] * v[c]).real
-                            lam[idx[r]] = op[r, c] * w[c]
-                    continue
-                for r in range(4):
-                    psi[idx[r]] = op[r, 0] * v[0] + op[r, 1] * v[1] + op[r, 2] * v[2] + op[r, 3] * v[3]
-                    if back:
-                        if want:
-                            acc += (np.conj(w[r]) * (gen[r, 0] * v[0] + gen[r, 1] * v[1] + gen[r, 2] * v[2]
-                                                     + gen[r, 3] * v[3])).real
-                        lam[idx[r]] = op[r, 0] * w[0] + op[r, 1] * w[1] + op[r, 2] * w[2] + op[r, 3] * w[3]
+                    if want:
+                        acc += (np.conj(w[r]) * gen[r, c] * v[c]).real
+                    lam[idx[r]] = op[r, c] * w[c]
+            continue
+        for r in range(4):
+            psi[idx[r]] = op[r, 0] * v[0] + op[r, 1] * v[1] + op[r, 2] * v[2] + op[r, 3] * v[3]
+            if back:
+                if want:
+                    acc += (np.conj(w[r]) * (gen[r, 0] * v[0] + gen[r, 1] * v[1] + gen[r, 2] * v[2]
+                                             + gen[r, 3] * v[3])).real
+                lam[idx[r]] = op[r, 0] * w[0] + op[r, 1] * w[1] + op[r, 2] * w[2] + op[r, 3] * w[3]
     return acc
 
 
@@ -822,12 +831,23 @@ SHARES = 64
 count (asking numba for its thread count makes a function impossible to cache)."""
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _dense_pair(kind, k):  # type: ignore[no-untyped-def]
+    """Whether a step is a dense two-qubit operator (``cry``, ``crx``, ``ch``, a two-qubit
+    ``unitary``): one pass over the quads of a wide state (:func:`_quads_share`)."""
+    return k == 2 and (kind == ROT_DENSE or kind == FIXED_DENSE)
+
+
 @njit(cache=True, fastmath=True)
 def _streamed_piece(psi, lam, s, kind, qubits, q0, k, cstart, istart, cdata, idata, theta, inverse, want, piece,
-                    size, bits):  # type: ignore[no-untyped-def]
+                    size, bits, op, gen, col, sparse):  # type: ignore[no-untyped-def]
     """Piece ``piece`` (of :data:`SHARES`, ``size = 2**bits`` amplitudes each) of a step that
     streams: a diagonal below the pieces' top bit on its slice of the state (the stretched loops
-    of :func:`_diagonal_pass`), any other as a share of the whole pass."""
+    of :func:`_diagonal_pass`), a dense two-qubit step (its operator ``op``, generator ``gen``
+    and ``col``, ``sparse`` from :func:`_operator`) as a share of its quads, any other as a
+    share of the whole pass."""
+    if _dense_pair(kind, k):
+        return _quads_share(psi, lam, qubits[q0], qubits[q0 + 1], op, gen, want, col, sparse, piece, SHARES)
     if kind != ROT_PAULI_STRING and qubits[q0 + k - 1] < bits:
         lo, hi = piece * size, (piece + 1) * size
         return _diagonal_pass(psi[lo:hi], lam[lo:hi] if lam.shape[0] > 0 else lam, qubits, q0, k,
@@ -917,6 +937,7 @@ def run_wide(state, initial, angles, gkind, gstart, gi, gc, kind, qstart, qubits
     no = none.shape[0] > 0
     size, segment_bits = _pieces(N)
     ops = np.empty((kind.shape[0], 4), dtype=state.dtype)
+    op, gen, col = np.zeros((4, 4), dtype=state.dtype), np.zeros((4, 4), dtype=state.dtype), np.zeros(4, dtype=np.int64)
     scratch = np.empty(N if _permutes(gkind) else 0, dtype=state.dtype)
     for r in range(state.shape[0]):
         x, a = state[r], angles[0 if shared else r]
@@ -943,9 +964,12 @@ def run_wide(state, initial, angles, gkind, gstart, gi, gc, kind, qstart, qubits
                                           stride * (share + 1) // SHARES)
             else:
                 theta = a[slot[s0]] if slot[s0] >= 0 else 0.0
+                k = qstart[s0 + 1] - qstart[s0]
+                sparse = _operator(s0, kind[s0], k, cstart, istart, cdata, idata, theta, no, op, gen, col) \
+                    if _dense_pair(kind[s0], k) else False
                 for c in prange(SHARES):
-                    _streamed_piece(x, none, s0, kind[s0], qubits, qstart[s0], qstart[s0 + 1] - qstart[s0], cstart,
-                                    istart, cdata, idata, theta, no, no, np.int64(c), size, segment_bits)
+                    _streamed_piece(x, none, s0, kind[s0], qubits, qstart[s0], k, cstart, istart, cdata, idata, theta,
+                                    no, no, np.int64(c), size, segment_bits, op, gen, col, sparse)
 
 
 @njit(cache=True, fastmath=True, parallel=True)
@@ -962,6 +986,7 @@ def sweep_wide(psi, lam, angles, grad, gkind, gstart, gi, gc, kind, qstart, qubi
     y = np.zeros(4, dtype=psi.dtype)
     ys = np.zeros((SHARES, 4), dtype=psi.dtype)
     terms = np.zeros(SHARES)
+    op, gen, col = np.zeros((4, 4), dtype=psi.dtype), np.zeros((4, 4), dtype=psi.dtype), np.zeros(4, dtype=np.int64)
     visited = np.empty(psi.shape[1] // 64 + 1 if _permutes(gkind) else 0, dtype=np.uint64)
     for r in range(psi.shape[0]):
         p, q = psi[r], lam[r]
@@ -992,10 +1017,13 @@ def sweep_wide(psi, lam, angles, grad, gkind, gstart, gi, gc, kind, qstart, qubi
             else:
                 rotating = slot[s0] >= 0
                 theta = a[slot[s0]] if rotating else 0.0
+                k = qstart[s0 + 1] - qstart[s0]
+                sparse = _operator(s0, kind[s0], k, cstart, istart, cdata, idata, theta, h > 0, op, gen, col) \
+                    if _dense_pair(kind[s0], k) else False
                 for c in prange(SHARES):
-                    terms[np.int64(c)] = _streamed_piece(p, q, s0, kind[s0], qubits, qstart[s0],
-                                                         qstart[s0 + 1] - qstart[s0], cstart, istart, cdata, idata,
-                                                         theta, h > 0, rotating, np.int64(c), size, segment_bits)
+                    terms[np.int64(c)] = _streamed_piece(p, q, s0, kind[s0], qubits, qstart[s0], k, cstart, istart,
+                                                         cdata, idata, theta, h > 0, rotating, np.int64(c), size,
+                                                         segment_bits, op, gen, col, sparse)
                 if rotating:
                     gr[slot[s0]] += terms.sum()
 

@@ -239,8 +239,9 @@ def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
     """Past TAPE_MAX_QUBITS the tape still runs a complex128 state whose program streams: forward
     equal to the unfused steps, gradients equal to backprop's (per-row and shared angles; a few
     rows cut each pass over threads), CNOT, SWAP and X networks included (affine permutations,
-    two small tables each). A complex64 gradient runs the tape in complex64, a complex64 forward
-    alone the torch plan; a permutation without that form (a Toffoli) sends the state to the plan."""
+    two small tables each) and dense two-qubit steps (quads). A complex64 gradient runs the tape in
+    complex64; a complex64 forward alone, or one with dense two-qubit steps, the torch plan; a
+    permutation without that form (a Toffoli) sends the state to the plan."""
     counts = _count(monkeypatch)
     n = tape_module.TAPE_MAX_QUBITS + 1
     c = _one_pass_circuit(n)
@@ -284,10 +285,21 @@ def test_wide_states_run_the_tape_when_every_group_is_one_pass(monkeypatch):
         forward = qdiff.expval(permuting, obs, single, method="adjoint", dtype=torch.complex64)
     assert counts == {"run": 5, "sweep": 5}  # the forward alone: the torch plan
     torch.testing.assert_close(forward, energy.detach(), atol=2e-6, rtol=0)
+    controlled = _one_pass_circuit(n)  # dense two-qubit steps: a pass over the quads each
+    g = controlled.parameters[0]
+    controlled.cry(g, 0, n - 1).crx(2 * g, 6, 2).ch(3, 4).cry(-g, 9, 1)
+    rng = np.random.default_rng(7)
+    controlled.unitary(np.linalg.qr(rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4)))[0], (5, 12))
+    assert tape_module.streams(compile_circuit(controlled))
+    _assert_tape_matches(controlled, values, obs)
+    assert counts == {"run": 6, "sweep": 6}
+    with torch.no_grad():  # its forward alone: the torch plan, which fuses the pairs into wider blocks
+        qdiff.expval(controlled, obs, values, method="adjoint")
+    assert counts == {"run": 6, "sweep": 6}
     v = values[0].clone().requires_grad_(True)
     toffoli = _one_pass_circuit(n).cx(0, 1).ccx(1, 2, 3)
     qdiff.expval(toffoli, obs, v, method="adjoint").backward()
-    assert counts == {"run": 5, "sweep": 5}
+    assert counts == {"run": 6, "sweep": 6}
     toffoli_program = compile_circuit(toffoli)
     assert not tape_module.streams(toffoli_program) and "tape" not in toffoli_program._torch  # never lowered
 
