@@ -924,10 +924,11 @@ def _permute_affine_wide(x, scratch, idata, i0):  # type: ignore[no-untyped-def]
 @njit(cache=True, fastmath=True, parallel=True)
 def run_wide(state, initial, angles, gkind, gstart, gi, gc, kind, qstart, qubits, cstart, istart, slot, cdata,  # type: ignore[no-untyped-def]
              idata, dmax, mmax):
-    """As :func:`run` for a tape that streams (:func:`qdiff.sim.tape.streams`: runs, diagonals on
-    up to four qubits, Pauli strings and affine permutations only), rows one after the other, each
-    pass (the initial state's copy included) spread over threads in :data:`SHARES` pieces: a few
-    wide rows, which :func:`run_rows` would leave on one thread. Affine permutations copy the state
+    """As :func:`run` for a tape that streams (:func:`qdiff.sim.tape.streams`: runs, dense
+    two-qubit steps, diagonals on up to four qubits, Pauli strings and affine permutations only),
+    rows one after the other, each pass (the initial state's copy included) spread over threads
+    in :data:`SHARES` pieces: a few wide rows, which :func:`run_rows` would leave on one thread.
+    Affine permutations copy the state
     to a scratch state and scatter it back (a row's forward holds three states at most: its
     initial, this working one and the scratch; the sweep, the adjoint's peak, follows the cycles in
     place instead)."""
