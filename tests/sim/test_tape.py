@@ -550,7 +550,9 @@ def test_random_gate_mixes_match_the_steps_and_backprop(seed):
 @functools.cache
 def _wide_streaming_seeds(count: int) -> tuple[int, ...]:
     """The first ``count`` seeds from 100 whose wide random mix streams (a Pauli rotation fused with
-    a neighbour into a dense two-qubit step does not, and such a circuit runs on the torch plan)."""
+    neighbours into a dense step on three or more qubits does not, and such a circuit runs on the
+    torch plan; fused into a dense two-qubit step it streams as quads: seeds 100, 101, 104 and 105
+    have one to four)."""
     n, seeds, seed = tape_module.TAPE_MAX_QUBITS + 1, [], 100
     while len(seeds) < count:
         if tape_module.streams(compile_circuit(_random_gate_mix(seed, n, streaming=True, gates=(60, 120)))):
