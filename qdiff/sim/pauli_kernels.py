@@ -85,7 +85,9 @@ thread count makes a function impossible to cache); each piece allocates its scr
 
 @njit(cache=True, fastmath=True, inline="always")
 def _parity(m):  # type: ignore[no-untyped-def]
-    """``popcount(m) & 1`` of a ``uint64`` (folds: vectorisable, no popcount intrinsic needed)."""
+    """``popcount(m) & 1`` of a ``uint64`` (folds: vectorisable, no popcount intrinsic needed).
+    :mod:`qdiff.sim.tape_kernels` has its twin on purpose: numba's cache checks only the timestamp
+    of the file that defines a cached function, so kernels call nothing from another file."""
     m ^= m >> np.uint64(32)
     m ^= m >> np.uint64(16)
     m ^= m >> np.uint64(8)
@@ -96,7 +98,7 @@ def _parity(m):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=True)
-def _wide_chunk(psi, start, low, flips, tstart, zmasks, coeffs, signs, d_re, d_im, acc):  # type: ignore[no-untyped-def]
+def _wide_chunk(psi, start, flips, tstart, zmasks, coeffs, signs, d_re, d_im, acc):  # type: ignore[no-untyped-def]
     """``acc`` ``(L,)`` <- ``(O psi)`` on the chunk of row ``psi`` from ``start``; returns
     ``Re <psi|O psi>`` over the chunk. A group whose terms have no Z on the low bits (``X_i``,
     or ``Z`` only on high qubits) has one coefficient over the chunk, no diagonal."""
@@ -164,7 +166,7 @@ def _wide(state, out, partial, flips, tstart, zmasks, coeffs, signs, low, want_o
         for t in range(total * p // PIECES, total * (p + 1) // PIECES):
             b = t // chunks
             start = (t - b * chunks) << low
-            partial[t] = _wide_chunk(state[b], start, low, flips, tstart, zmasks, coeffs, signs, d_re, d_im, acc)
+            partial[t] = _wide_chunk(state[b], start, flips, tstart, zmasks, coeffs, signs, d_re, d_im, acc)
             if want_out:
                 row = out[b]
                 for i in range(L):

@@ -387,12 +387,18 @@ def _plan_forward_faster(program: Program, state: torch.Tensor) -> bool:
     complex128, 108-114 against 89-91 ms)."""
     cache = program._torch
     if "dense_pairs" not in cache:
-        cache["dense_pairs"] = any(len(step.qubits) == 2 and step.kind == "dense" for step in program.steps)
+        cache["dense_pairs"] = any(_dense_pair(step) for step in program.steps)
     return state.dtype == torch.complex64 or cache["dense_pairs"]
 
 
+def _dense_pair(step) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a step is a dense two-qubit operator (``cry``, ``crx``, ``ch``, a two-qubit
+    ``unitary``), which a wide tape runs as one pass over the quads."""
+    return len(step.qubits) == 2 and step.kind == "dense"
+
+
 def _one_pass(step, diagonal_max: int) -> bool:  # type: ignore[no-untyped-def]
-    if len(step.qubits) == 1 or (len(step.qubits) == 2 and step.kind == "dense"):
+    if len(step.qubits) == 1 or _dense_pair(step):
         return True
     if step.kind == "diagonal":
         return len(step.qubits) <= diagonal_max
@@ -491,6 +497,14 @@ def _kernel(state: np.ndarray, name: str):  # type: ignore[no-untyped-def]
     if rows < THREADED_MIN_ROWS and size > 1 << TAPE_MAX_QUBITS and owns_thread_pool():
         return getattr(K, name + "_wide")
     return getattr(K, name + "_rows") if threaded(rows) else getattr(K, name)
+
+
+def _working_dtype(state: torch.Tensor, side_by_side: bool = False) -> torch.dtype:
+    """The dtype the kernels compute ``state`` ``(B, 2**n)`` in: complex64 for a complex64 state
+    whose rows run side by side (:func:`lanes`) or that is wider than :data:`TAPE_MAX_QUBITS`,
+    else complex128 (see :func:`run_tape`)."""
+    wide = state.shape[1] > 1 << TAPE_MAX_QUBITS
+    return torch.complex64 if state.dtype == torch.complex64 and (side_by_side or wide) else torch.complex128
 
 
 def _working(x: torch.Tensor, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
@@ -602,8 +616,7 @@ def run_tape(tape: Tape, state: torch.Tensor, angles: torch.Tensor) -> torch.Ten
     result themselves (:func:`_initial_rows`): a batch that starts from one basis state allocates
     only the result."""
     side_by_side = lanes(tape, state)
-    native = state.dtype == torch.complex64 and (side_by_side or state.shape[1] > 1 << TAPE_MAX_QUBITS)
-    x = np.empty(state.shape, dtype=np.complex64 if native else np.complex128)
+    x = np.empty(state.shape, dtype=_NUMPY_OF[_working_dtype(state, side_by_side)])
     a = _angles(angles)
     if side_by_side:
         cos, sin = lane_trigonometry(tape, a, x.shape[0], x.real.dtype.type)
@@ -625,8 +638,7 @@ def sweep_tape(tape: Tape, final: torch.Tensor, grad_state: torch.Tensor, angles
     ``final`` afterwards, so a contiguous one of the working dtype is uncomputed in its own memory
     (one state less than a copy)."""
     back = tape.global_phase.conjugate()
-    native = final.dtype == torch.complex64 and final.shape[1] > 1 << TAPE_MAX_QUBITS
-    working = torch.complex64 if native else torch.complex128
+    working = _working_dtype(final)
     in_place = overwrite_final and final.dtype == working and final.is_contiguous()
     psi, lam = final.detach() if in_place else _working(final, working), _working(grad_state, working)
     if back != 1:
